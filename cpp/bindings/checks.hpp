@@ -1,0 +1,34 @@
+// Argument checks shared by the bindings: one place that turns a wrong array into a
+// ValueError naming the argument, the expected and the actual shape and dtype.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace xrdfast::bind {
+
+namespace py = pybind11;
+
+inline std::string describe(const py::array& a) {
+  std::string shape = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape(i));
+  if (a.ndim() == 1) shape += ",";
+  return std::string(py::str(a.dtype())) + " array of shape " + shape + ")";
+}
+
+// Miller indices as an (N, 3) int64 array; a single (3,) triple is accepted as N = 1.
+// Floats are refused rather than truncated: 1.5 is not a Miller index.
+inline py::array_t<std::int64_t> hkl_array(const py::handle& obj, const char* name) {
+  py::array a = py::array::ensure(obj);
+  if (!a) throw py::value_error(std::string(name) + ": expected an integer array of shape (N, 3)");
+  const char kind = a.dtype().kind();
+  if (a.size() > 0 && kind != 'i' && kind != 'u')
+    throw py::value_error(std::string(name) + ": expected integer Miller indices of shape (N, 3), got " + describe(a));
+  if (!((a.ndim() == 2 && a.shape(1) == 3) || (a.ndim() == 1 && a.shape(0) == 3)))
+    throw py::value_error(std::string(name) + ": expected shape (N, 3) or (3,), got " + describe(a));
+  return py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a.reshape({a.size() / 3, py::ssize_t{3}}));
+}
+
+}  // namespace xrdfast::bind

@@ -1,0 +1,47 @@
+// xrdfast._core: the compiled half of xrdfast. Each area adds its own bindings.
+#include <pybind11/pybind11.h>
+
+#include <thread>
+
+namespace py = pybind11;
+
+void add_spacegroup(py::module_& m);
+void add_extinction(py::module_& m);
+void add_subgroups(py::module_& m);
+
+#ifndef XRDFAST_VERSION
+#define XRDFAST_VERSION "dev"
+#endif
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "xrdfast native core: space groups, extinction groups, powder simulation";
+  add_spacegroup(m);
+  add_extinction(m);
+  add_subgroups(m);
+  m.def("build_info", [] {
+    py::dict info;
+    info["version"] = XRDFAST_VERSION;
+#ifdef XRDFAST_OPENMP
+    info["openmp"] = true;
+#else
+    info["openmp"] = false;
+#endif
+#ifdef XRDFAST_CUDA
+    info["cuda"] = true;
+    info["cuda_architectures"] = XRDFAST_CUDA_ARCHS;
+#else
+    info["cuda"] = false;
+    info["cuda_architectures"] = "";
+#endif
+    info["compiler"] =
+#if defined(__clang__)
+        "clang " __clang_version__;
+#elif defined(__GNUC__)
+        "gcc " __VERSION__;
+#else
+        "unknown";
+#endif
+    info["hardware_threads"] = std::thread::hardware_concurrency();
+    return info;
+  }, "What this build of xrdfast was compiled with (OpenMP, CUDA and its architectures).");
+}
