@@ -436,15 +436,15 @@ Registry& registry() {
 
 }  // namespace
 
-SpaceGroup::SpaceGroup(const SettingRow* row) : row_(row) {
-  ops_ = operations_from_hall(row->hall);
+GroupOps::GroupOps(const std::vector<SymOp>& all_operations) : all_(all_operations) {
   std::map<Mat3i, SymOp> rep;
-  for (const SymOp& op : ops_) {
+  for (const SymOp& op : all_) {
     if (op.rot == kIdentity) centrings_.push_back(op.tran);
     auto it = rep.find(op.rot);
     if (it == rep.end() || op.tran < it->second.tran) rep[op.rot] = op;
   }
   std::sort(centrings_.begin(), centrings_.end());
+  if (!rep.count(kIdentity)) throw std::invalid_argument("operations lack the identity");
   coset_reps_.push_back(rep.at(kIdentity));
   for (const auto& [rot, op] : rep)
     if (rot != kIdentity) coset_reps_.push_back(op);
@@ -452,8 +452,37 @@ SpaceGroup::SpaceGroup(const SettingRow* row) : row_(row) {
   std::set<Mat3i> laue(rotations_.begin(), rotations_.end());
   for (const Mat3i& r : rotations_) laue.insert(negated(r));
   laue_rotations_.assign(laue.begin(), laue.end());
-  point_group_ = crystal_class(rotations_);
-  conditions_ = derive_conditions(ops_, rotations_);
+}
+
+bool GroupOps::is_absent(const Vec3i& h) const {
+  // Any operation is a centring times a coset representative, so it suffices to test
+  // the centrings (which fix every h) and then the representatives with their own t.
+  for (const Vec3i& c : centrings_)
+    if (dot24(h, c) % kTransDen != 0) return true;
+  for (const SymOp& op : coset_reps_)
+    if (dot24(h, op.tran) % kTransDen != 0 && row_times(h, op.rot) == h) return true;
+  return false;
+}
+
+int GroupOps::multiplicity(const Vec3i& h) const {
+  Vec3i orbit[96];
+  int n = 0;
+  for (const Mat3i& r : laue_rotations_) {
+    const Vec3i g = row_times(h, r);
+    if (std::find(orbit, orbit + n, g) == orbit + n) orbit[n++] = g;
+  }
+  return n;
+}
+
+Vec3i GroupOps::reduce_hkl(const Vec3i& h) const {
+  Vec3i best = h;
+  for (const Mat3i& r : laue_rotations_) best = std::max(best, row_times(h, r));
+  return best;
+}
+
+SpaceGroup::SpaceGroup(const SettingRow* row) : row_(row), ops_(operations_from_hall(row->hall)) {
+  point_group_ = crystal_class(ops_.rotations());
+  conditions_ = derive_conditions(ops_.all(), ops_.rotations());
 }
 
 LatticeSystem SpaceGroup::lattice_system() const {
@@ -481,36 +510,11 @@ std::string SpaceGroup::laue_class() const {
 }
 
 bool SpaceGroup::is_centrosymmetric() const {
-  return std::find(rotations_.begin(), rotations_.end(), negated(kIdentity)) != rotations_.end();
+  const auto& r = ops_.rotations();
+  return std::find(r.begin(), r.end(), negated(kIdentity)) != r.end();
 }
 
 bool SpaceGroup::is_standard() const { return registry().default_setting[number()] == hall_number(); }
-
-bool SpaceGroup::is_absent(const Vec3i& h) const {
-  // Any operation is a centring times a coset representative, so it suffices to test
-  // the centrings (which fix every h) and then the representatives with their own t.
-  for (const Vec3i& c : centrings_)
-    if (dot24(h, c) % kTransDen != 0) return true;
-  for (const SymOp& op : coset_reps_)
-    if (dot24(h, op.tran) % kTransDen != 0 && row_times(h, op.rot) == h) return true;
-  return false;
-}
-
-int SpaceGroup::multiplicity(const Vec3i& h) const {
-  Vec3i orbit[96];
-  int n = 0;
-  for (const Mat3i& r : laue_rotations_) {
-    const Vec3i g = row_times(h, r);
-    if (std::find(orbit, orbit + n, g) == orbit + n) orbit[n++] = g;
-  }
-  return n;
-}
-
-Vec3i SpaceGroup::reduce_hkl(const Vec3i& h) const {
-  Vec3i best = h;
-  for (const Mat3i& r : laue_rotations_) best = std::max(best, row_times(h, r));
-  return best;
-}
 
 const std::vector<std::string>& SpaceGroup::reflection_conditions() const { return conditions_; }
 

@@ -106,8 +106,6 @@ Mat3l from_columns(const Vec3l& a, const Vec3l& b, const Vec3l& c) {
   return {{{a[0], b[0], c[0]}, {a[1], b[1], c[1]}, {a[2], b[2], c[2]}}};
 }
 
-Vec3l column(const Mat3l& m, int j) { return {m[0][j], m[1][j], m[2][j]}; }
-
 Vec3l cross(const Vec3l& a, const Vec3l& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
@@ -259,7 +257,8 @@ Cosets decompose(const std::vector<SymOp>& group) {
   return c;
 }
 
-// Order of a rotation from the trace of its proper part (ITA 1.2.2.4, Table 1.2.2.1).
+// Order of a rotation from the trace of its proper part (det R * R), as in
+// Grosse-Kunstleve, Acta Cryst. A55, 383 (1999).
 int rotation_order(const Mat3l& proper) {
   switch (proper[0][0] + proper[1][1] + proper[2][2]) {
     case 3: return 1;
@@ -288,7 +287,6 @@ class Identifier {
     const size_t n = g.reps.size();
     if (n > 48) throw std::invalid_argument("the operations have " + std::to_string(n) +
                                             " distinct rotations; a crystallographic point group has at most 48");
-    if (g.centrings.size() > 64) throw std::invalid_argument("more than 64 centring translations per cell");
     // Primitive coordinates: rotations R_p = B^-1 R B, translations t_p = B^-1 t.
     basis24_ = primitive_basis24(g.centrings);
     Mat3l adj = adjugate(basis24_);
@@ -332,20 +330,19 @@ class Identifier {
   }
 
  private:
-  // Rotations whose coset representatives fix all others (a generating set: if every
-  // generator lands in the target setting, the whole group does).
+  // A generating set of the point group: if the coset representative of every generator
+  // lands in the target setting, so does the whole group.
   void choose_generators() {
     std::set<Mat3l> generated = {kUnit};
     for (size_t k = 0; k < rotations_.size(); ++k) {
       if (generated.count(rotations_[k])) continue;
       generators_.push_back(k);
-      std::vector<Mat3l> list(generated.begin(), generated.end());
-      list.push_back(rotations_[k]);
-      for (size_t i = 0; i < list.size(); ++i)
-        for (size_t j = 0; j <= i; ++j)
-          for (const Mat3l& p : {mul(list[i], list[j]), mul(list[j], list[i])})
-            if (generated.insert(p).second) list.push_back(p);
-      generated.insert(list.begin(), list.end());
+      std::vector<Mat3l> queue(generated.begin(), generated.end());
+      for (size_t i = 0; i < queue.size(); ++i)
+        for (size_t g : generators_) {
+          const Mat3l p = mul(queue[i], rotations_[g]);
+          if (generated.insert(p).second) queue.push_back(p);
+        }
     }
   }
 
@@ -403,7 +400,9 @@ class Identifier {
   }
 
   // Candidate conventional cells (columns in primitive coordinates), by crystal family,
-  // following the choice of axes in ITA Vol. A (2016) Table 2.1.1.1.
+  // with the axes of ITA Vol. A (2016) Table 2.1.1.1 found from the rotation axes, as in
+  // the change-of-basis search of Grosse-Kunstleve (1999). Several sign and ordering
+  // choices are returned; matches() decides which of them reach a tabulated setting.
   std::vector<Mat3l> conventional_cells() const {
     std::vector<Mat3l> cells;
     auto add = [&](const Vec3l& a, const Vec3l& b, const Vec3l& c) {
@@ -673,7 +672,7 @@ std::vector<TSubgroup> maximal_t_subgroups(const SpaceGroup& g) {
     done.insert(cls.begin(), cls.end());
 
     // A t-subgroup keeps every translation: the representatives of the kept rotations,
-    // each with all centring translations (ITA A1 section 1.2.8).
+    // each with all centring translations.
     Cosets sub;
     sub.centrings = g.centring_translations();
     for (size_t i = 0; i < table.order; ++i)
@@ -686,7 +685,7 @@ std::vector<TSubgroup> maximal_t_subgroups(const SpaceGroup& g) {
     t.conjugates = static_cast<int>(cls.size());
     for (const SymOp& r : sub.reps)
       for (const Vec3i& c : sub.centrings)
-        t.operations.push_back(r * SymOp{kIdentity, c});
+        t.operations.push_back(SymOp{kIdentity, c} * r);
     std::sort(t.operations.begin(), t.operations.end());
     out.push_back(std::move(t));
   }

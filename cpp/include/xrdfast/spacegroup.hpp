@@ -24,6 +24,32 @@ const char* name(CrystalSystem s);
 const char* name(LatticeSystem s);
 CrystalSystem crystal_system_of(int number);  // ITA number ranges
 
+// A group of operations split the way reciprocal space needs it: centring translations
+// times one coset representative per point-group rotation. Serves the tabulated settings
+// and crystals given in any setting alike.
+class GroupOps {
+ public:
+  explicit GroupOps(const std::vector<SymOp>& all_operations);
+  const std::vector<SymOp>& all() const { return all_; }
+  const std::vector<SymOp>& coset_representatives() const { return coset_reps_; }
+  const std::vector<Vec3i>& centrings() const { return centrings_; }
+  const std::vector<Mat3i>& rotations() const { return rotations_; }
+  const std::vector<Mat3i>& laue_rotations() const { return laue_rotations_; }
+
+  // Systematic absence: some {R|t} with hR = h and h.t not an integer.
+  bool is_absent(const Vec3i& hkl) const;
+  // Number of distinct reflections equivalent to hkl in the Laue class (Friedel pairs
+  // included): the powder multiplicity.
+  int multiplicity(const Vec3i& hkl) const;
+  // Canonical representative of hkl's Laue orbit: the lexicographically largest member.
+  Vec3i reduce_hkl(const Vec3i& hkl) const;
+
+ private:
+  std::vector<SymOp> all_, coset_reps_;
+  std::vector<Vec3i> centrings_;
+  std::vector<Mat3i> rotations_, laue_rotations_;
+};
+
 // One row of the generated table (spacegroup_table.inc).
 struct SettingRow {
   int hall_number;      // 1..530, the ITA/spglib numbering of settings
@@ -65,22 +91,19 @@ class SpaceGroup {
   bool is_centrosymmetric() const;
   bool is_standard() const;  // the default setting of its type
 
+  const GroupOps& group_ops() const { return ops_; }
   // All operations, centring included (order = operations().size()).
-  const std::vector<SymOp>& operations() const { return ops_; }
+  const std::vector<SymOp>& operations() const { return ops_.all(); }
   // Coset representatives: one operation per point-group rotation.
-  const std::vector<SymOp>& symmetry_operations() const { return coset_reps_; }
-  const std::vector<Vec3i>& centring_translations() const { return centrings_; }
+  const std::vector<SymOp>& symmetry_operations() const { return ops_.coset_representatives(); }
+  const std::vector<Vec3i>& centring_translations() const { return ops_.centrings(); }
   // The point-group rotations, and the Laue group (with -1 added) acting on hkl.
-  const std::vector<Mat3i>& rotations() const { return rotations_; }
-  const std::vector<Mat3i>& laue_rotations() const { return laue_rotations_; }
+  const std::vector<Mat3i>& rotations() const { return ops_.rotations(); }
+  const std::vector<Mat3i>& laue_rotations() const { return ops_.laue_rotations(); }
 
-  // Systematic absence: some {R|t} with hR = h and h.t not an integer.
-  bool is_absent(const Vec3i& hkl) const;
-  // Number of distinct reflections equivalent to hkl in the Laue class (Friedel pairs
-  // included): the powder multiplicity.
-  int multiplicity(const Vec3i& hkl) const;
-  // Canonical representative of hkl's Laue orbit: the lexicographically largest member.
-  Vec3i reduce_hkl(const Vec3i& hkl) const;
+  bool is_absent(const Vec3i& hkl) const { return ops_.is_absent(hkl); }
+  int multiplicity(const Vec3i& hkl) const { return ops_.multiplicity(hkl); }
+  Vec3i reduce_hkl(const Vec3i& hkl) const { return ops_.reduce_hkl(hkl); }
   // Reflection conditions derived from the operations, ITA style, e.g. "h0l: l=2n".
   const std::vector<std::string>& reflection_conditions() const;
 
@@ -88,9 +111,7 @@ class SpaceGroup {
 
  private:
   const SettingRow* row_;
-  std::vector<SymOp> ops_, coset_reps_;
-  std::vector<Vec3i> centrings_;
-  std::vector<Mat3i> rotations_, laue_rotations_;
+  GroupOps ops_;
   std::string point_group_;
   std::vector<std::string> conditions_;
 };

@@ -3,9 +3,10 @@
 // identify_space_group finds which of the 530 ITA settings a group given in any basis and
 // origin is, and the transformation onto it, in the (P, p) convention of ITA Vol. A
 // (2016), section 1.5.1: (a', b', c') = (a, b, c) P and x' = P^-1 (x - p).
-// maximal_t_subgroups lists the maximal t-subgroups of a space group (ITA Vol. A1, Part 2):
-// they keep every lattice translation, so they are in one-to-one correspondence with the
-// maximal subgroups of the point group (Hermann's theorem, ITA A1 section 1.2.8).
+// maximal_t_subgroups lists the maximal t-subgroups of a space group, as tabulated in ITA
+// Vol. A1 (2010), Part 2: they keep every lattice translation, so they correspond one to
+// one to the maximal subgroups of the point group (C. Hermann, Z. Kristallogr. 69, 533
+// (1929); ITA A1 chapter 1.2).
 // Deliberately left out: k-subgroups (lost translations) and Wyckoff-position splitting.
 #pragma once
 

@@ -1,0 +1,47 @@
+// Reflections of a powder pattern: Laue-equivalent families to a resolution limit, their
+// structure factors, and the March-Dollase texture weight of each family.
+//
+// Powder diffraction superposes every member of a family at one d-spacing, so a family
+// carries its multiplicity and the mean |F|^2 of its members (Bijvoet mates differ when
+// anomalous scattering is on; the mean of |F(h)|^2 and |F(-h)|^2 covers both).
+// Structure factor: F(h) = sum_j occ_j f_j(s) exp(-B_j s^2) exp(2 pi i h.x_j), s = 1/2d,
+// summed over the full cell content (ITC Vol. B, section 1.2).
+#pragma once
+
+#include <vector>
+
+#include "xrdfast/crystal.hpp"
+#include "xrdfast/scattering.hpp"
+
+namespace xrdfast {
+
+struct Reflection {
+  Vec3i hkl;            // canonical representative (GroupOps::reduce_hkl)
+  double d;             // Å
+  int multiplicity;     // members of the Laue family
+  double f2 = 0;        // mean |F|^2 of the members: electrons^2 (X-ray) or fm^2 (neutron)
+  double texture = 1;   // March-Dollase weight, averaged over the members (1: random powder)
+};
+
+// Families of allowed reflections with d >= d_min (Å), sorted by decreasing d; absent
+// reflections (from the crystal's own operations) are left out.
+std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min);
+
+enum class Radiation { XRay, Neutron };
+
+struct ScatteringModel {
+  Radiation radiation = Radiation::XRay;
+  bool anomalous = false;   // add f' + i f'' of the anode (X-ray only)
+  Anode anode = Anode::Cu;
+};
+
+// Fill Reflection::f2 for every family.
+void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families);
+
+// March-Dollase preferred orientation (Dollase, J. Appl. Cryst. 19, 267 (1986)): each member
+// h is weighted by (r^2 cos^2 a + sin^2 a / r)^(-3/2), a the angle between h and the
+// preferred-orientation axis (a reciprocal-lattice direction); r = 1 is a random powder.
+// The weight is normalised over orientations, so it only redistributes intensity.
+void apply_march_dollase(const Crystal& crystal, double r, const Vec3i& axis, std::vector<Reflection>& families);
+
+}  // namespace xrdfast

@@ -1,0 +1,72 @@
+#include "xrdfast/crystal.hpp"
+
+#include <cmath>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "xrdfast/scattering.hpp"
+
+namespace xrdfast {
+
+namespace {
+
+Eigen::Vector3d apply(const SymOp& op, const Eigen::Vector3d& x) {
+  Eigen::Vector3d y;
+  for (int i = 0; i < 3; ++i)
+    y[i] = op.rot[i][0] * x[0] + op.rot[i][1] * x[1] + op.rot[i][2] * x[2] + double(op.tran[i]) / kTransDen;
+  for (int i = 0; i < 3; ++i) y[i] -= std::floor(y[i]);
+  return y;
+}
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+Crystal::Crystal(std::string name, UnitCell cell, const std::vector<SymOp>& operations, std::vector<Site> sites)
+    : name_(std::move(name)), cell_(std::move(cell)), ops_(close_group(operations)), sites_(std::move(sites)) {
+  auto fail = [&](const std::string& why) { throw std::invalid_argument("crystal '" + name_ + "': " + why); };
+  if (sites_.empty()) fail("no atomic sites");
+  if (std::set<SymOp>(operations.begin(), operations.end()).size() != ops_.all().size())
+    fail("the " + std::to_string(operations.size()) + " symmetry operations do not form a group (they generate " +
+         std::to_string(ops_.all().size()) + ")");
+  for (size_t s = 0; s < sites_.size(); ++s) {
+    const Site& site = sites_[s];
+    const std::string where = "site '" + site.label + "'";
+    if (!site.frac.allFinite()) fail(where + " has non-finite coordinates");
+    if (!std::isfinite(site.occupancy) || site.occupancy < 0 || site.occupancy > 1.0 + 1e-6)
+      fail(where + " has occupancy " + fmt(site.occupancy) + " (expected 0..1)");
+    if (!std::isfinite(site.b_iso) || site.b_iso < 0 || site.b_iso > 100)
+      fail(where + " has B_iso " + fmt(site.b_iso) + " Å^2 (expected 0..100)");
+    std::vector<Eigen::Vector3d> images;
+    for (const SymOp& op : ops_.all()) {
+      const Eigen::Vector3d y = apply(op, site.frac);
+      bool seen = false;
+      for (const Eigen::Vector3d& z : images) seen = seen || cell_.distance(y, z) < kSpecialPositionTolerance;
+      if (!seen) images.push_back(y);
+    }
+    // A site a little off a special position has images closer than any bond: a split
+    // (disordered) site is fine only if its occupancy leaves room for that.
+    for (size_t i = 0; i < images.size(); ++i)
+      for (size_t j = i + 1; j < images.size(); ++j)
+        if (const double d = cell_.distance(images[i], images[j]); d < kOverlapDistance && 2 * site.occupancy > 1.0 + 1e-3)
+          fail(where + " is " + fmt(d) + " Å from its own symmetry image (off a special position, or wrong symmetry)");
+    for (const Eigen::Vector3d& y : images) atoms_.push_back(Atom{site.scatterer, y, site.occupancy, site.b_iso, int(s)});
+    cell_mass_ += site.occupancy * atomic_mass(atomic_number(site.scatterer)) * double(images.size());
+  }
+  // Distinct sites closer than a bond with more than one atom's worth of occupancy overlap.
+  for (size_t i = 0; i < atoms_.size(); ++i)
+    for (size_t j = i + 1; j < atoms_.size(); ++j) {
+      if (atoms_[i].site == atoms_[j].site) continue;
+      const double d = cell_.distance(atoms_[i].frac, atoms_[j].frac);
+      if (d < kOverlapDistance && atoms_[i].occupancy + atoms_[j].occupancy > 1.0 + 1e-3)
+        fail("sites '" + sites_[atoms_[i].site].label + "' and '" + sites_[atoms_[j].site].label + "' overlap (" +
+             fmt(d) + " Å apart with total occupancy " + fmt(atoms_[i].occupancy + atoms_[j].occupancy) + ")");
+    }
+}
+
+}  // namespace xrdfast

@@ -1,0 +1,246 @@
+#include "xrdfast/simulate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "xrdfast/profile.hpp"
+#include "xrdfast/rng.hpp"
+
+#ifdef XRDFAST_OPENMP
+#include <omp.h>
+#endif
+
+namespace xrdfast {
+
+namespace {
+
+std::string num(double v) { return std::to_string(v); }
+
+// Lorentz-polarisation factor at Bragg angle theta (radians), ITC Vol. C 6.2.5.
+double lorentz_polarisation(double theta, const SimulationParams& p) {
+  const double c2m = std::cos(p.monochromator_two_theta * kDegree), c2 = std::cos(2 * theta);
+  const double s = std::sin(theta);
+  double lp = (1 + c2m * c2m * c2 * c2) / (s * s * std::cos(theta) * (1 + c2m * c2m));
+  if (p.geometry == Geometry::DebyeScherrer && p.mu_r > 0) {
+    // Hewat's cylinder absorption, as in GSAS (valid for mu R < ~1)
+    const double s2 = s * s, t1 = 1.7133 - 0.0368 * s2, t2 = -0.0927 - 0.3750 * s2;
+    lp *= std::exp(-t1 * p.mu_r - t2 * p.mu_r * p.mu_r);
+  }
+  return lp;
+}
+
+// Observed 2theta (degrees) of a reflection with Bragg angle theta (radians).
+double observed_two_theta(double theta, const SimulationParams& p) {
+  const double displacement = -2.0 * p.sample_displacement * std::cos(theta) / p.goniometer_radius / kDegree;
+  return 2 * theta / kDegree + p.zero_shift + displacement;
+}
+
+}  // namespace
+
+void SimulationParams::validate() const {
+  auto fail = [](const std::string& why) { throw std::invalid_argument("simulation parameters: " + why); };
+  auto finite = [&](double v, const char* name) {
+    if (!std::isfinite(v)) fail(std::string(name) + " must be finite");
+  };
+  for (auto [v, n] : {std::pair{wavelength, "wavelength"}, {wavelength2, "wavelength2"}, {ka2_ratio, "ka2_ratio"},
+                      {U, "U"}, {V, "V"}, {W, "W"}, {X, "X"}, {Y, "Y"}, {eta, "eta"}, {zero_shift, "zero_shift"},
+                      {sample_displacement, "sample_displacement"}, {goniometer_radius, "goniometer_radius"},
+                      {march_dollase_r, "march_dollase_r"}, {counts, "counts"}, {read_noise, "read_noise"},
+                      {crystallite_size, "crystallite_size"}, {microstrain, "microstrain"}, {asymmetry, "asymmetry"},
+                      {hump_amplitude, "hump_amplitude"}, {hump_center, "hump_center"}, {hump_fwhm, "hump_fwhm"},
+                      {mu_r, "mu_r"}, {monochromator_two_theta, "monochromator_two_theta"}, {scherrer_k, "scherrer_k"}})
+    finite(v, n);
+  for (double c : background_chebyshev) finite(c, "background_chebyshev");
+  if (wavelength < 0.05 || wavelength > 5.0)
+    fail("wavelength " + num(wavelength) + " Å is outside 0.05..5 Å (X-ray and thermal-neutron range)");
+  if (wavelength2 != 0 && (wavelength2 < 0.05 || wavelength2 > 5.0)) fail("wavelength2 must be 0 (none) or 0.05..5 Å");
+  if (ka2_ratio < 0 || ka2_ratio > 1) fail("ka2_ratio must lie in 0..1");
+  if (eta < 0 || eta > 1) fail("eta " + num(eta) + " must lie in 0..1");
+  if (W < 0 || U < 0) fail("Caglioti U and W must be non-negative");
+  if (X < 0 || Y < 0) fail("Lorentzian X and Y must be non-negative");
+  if (crystallite_size < 0 || microstrain < 0) fail("crystallite_size and microstrain must be non-negative");
+  if (goniometer_radius <= 0) fail("goniometer_radius must be positive");
+  if (march_dollase_r <= 0) fail("march_dollase_r must be positive (1 = random powder)");
+  if (counts < 0 || read_noise < 0) fail("counts and read_noise must be non-negative");
+  if (hump_fwhm <= 0) fail("hump_fwhm must be positive");
+  if (mu_r < 0) fail("mu_r must be non-negative");
+  if (anomalous && radiation == Radiation::Neutron) fail("anomalous dispersion applies to X-rays only");
+}
+
+std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& p, double tt_min,
+                               double tt_max) {
+  p.validate();
+  if (phases.empty()) throw std::invalid_argument("no phases to simulate");
+  // Lines whose profile can reach the grid: allow for shifts and a generous peak reach.
+  const double margin = std::abs(p.zero_shift) + 5.0;
+  const double tt_top = std::min(tt_max + margin, 179.0);
+  const double lambda_max = std::max(p.wavelength, p.wavelength2);
+  const double d_min = lambda_max / (2 * std::sin(0.5 * tt_top * kDegree));
+  ScatteringModel model;
+  model.radiation = p.radiation;
+  model.anomalous = p.anomalous;
+  if (p.anomalous) model.anode = anode_for_wavelength(p.wavelength);
+  double weight_sum = 0;
+  for (const Phase& ph : phases) {
+    if (!(ph.weight_fraction >= 0) || !std::isfinite(ph.weight_fraction))
+      throw std::invalid_argument("phase weight fractions must be non-negative");
+    weight_sum += ph.weight_fraction;
+  }
+  if (!(weight_sum > 0)) throw std::invalid_argument("phase weight fractions sum to zero");
+  std::vector<Line> lines;
+  for (size_t ip = 0; ip < phases.size(); ++ip) {
+    const Crystal& crystal = *phases[ip].crystal;
+    // Hill & Howard: intensity per unit weight fraction ~ 1 / (cell mass x cell volume)
+    const double scale = phases[ip].weight_fraction / weight_sum / (crystal.cell_mass() * crystal.cell().volume());
+    std::vector<Reflection> families = reflection_families(crystal, d_min);
+    compute_structure_factors(crystal, model, families);
+    apply_march_dollase(crystal, p.march_dollase_r, p.preferred_orientation, families);
+    for (const Reflection& r : families) {
+      const double sin_theta = p.wavelength / (2 * r.d);
+      if (sin_theta >= 1) continue;
+      const double theta = std::asin(sin_theta);
+      const double tt = observed_two_theta(theta, p);
+      if (tt < tt_min - margin) continue;
+      const double lp = lorentz_polarisation(theta, p);
+      lines.push_back(Line{r.hkl, r.d, tt, r.multiplicity, r.f2, lp, r.texture,
+                           scale * r.multiplicity * r.f2 * lp * r.texture, int(ip)});
+    }
+  }
+  return lines;
+}
+
+template <typename T>
+void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, const std::vector<double>& grid,
+                    std::uint64_t seed, std::uint64_t stream, T* out) {
+  const size_t n = grid.size();
+  std::vector<double> y(n, 0.0);
+  const double lorentz_rescale = 1.0 / lorentzian_kept_fraction();
+  struct Component { double lambda, weight; };
+  Component comps[2] = {{p.wavelength, 1.0}, {p.wavelength2, p.ka2_ratio}};
+  const int n_comp = (p.wavelength2 > 0 && p.ka2_ratio > 0) ? 2 : 1;
+  for (const Line& line : lines) {
+    for (int c = 0; c < n_comp; ++c) {
+      const double sin_theta = comps[c].lambda / (2 * line.d);
+      if (sin_theta >= 1) continue;
+      const double theta = std::asin(sin_theta);
+      const double centre = observed_two_theta(theta, p);
+      // Each component carries its own LP; the line records the K-alpha1 one.
+      const double area = line.intensity * comps[c].weight * (c == 0 ? 1.0 : lorentz_polarisation(theta, p) / line.lp);
+      double hg, hl;
+      component_widths(theta, p.U, p.V, p.W, p.X, p.Y, comps[c].lambda, p.crystallite_size, p.microstrain,
+                       p.scherrer_k, &hg, &hl);
+      PeakWidth w = tch_width(hg, hl);
+      if (p.shape == ProfileShape::PseudoVoigt) w.eta = p.eta;
+      if (!(w.fwhm > 0)) continue;
+      const double reach = w.fwhm * (w.eta > 0 ? kLorentzianReach : kGaussianReach);
+      const size_t lo = size_t(std::lower_bound(grid.begin(), grid.end(), centre - reach) - grid.begin());
+      const size_t hi = size_t(std::upper_bound(grid.begin(), grid.end(), centre + reach) - grid.begin());
+      const double g_reach = w.fwhm * kGaussianReach;
+      for (size_t i = lo; i < hi; ++i) {
+        const double dx = grid[i] - centre;
+        double v = w.eta * lorentz_rescale * lorentzian(dx, w.fwhm);
+        if (std::abs(dx) <= g_reach) v += (1 - w.eta) * gaussian(dx, w.fwhm);
+        y[i] += area * v * asymmetry_factor(dx, p.asymmetry, theta);
+      }
+    }
+  }
+  // Background and amorphous hump, in units of the strongest Bragg point.
+  double bragg_max = 0;
+  for (double v : y) bragg_max = std::max(bragg_max, v);
+  const double unit = bragg_max > 0 ? bragg_max : 1.0;
+  if (!p.background_chebyshev.empty() || p.hump_amplitude != 0) {
+    const double lo = grid.front(), span = grid.back() - grid.front();
+    for (size_t i = 0; i < n; ++i) {
+      const double x = span > 0 ? 2 * (grid[i] - lo) / span - 1 : 0;
+      double t_prev = 1, t = x, b = 0;
+      for (size_t k = 0; k < p.background_chebyshev.size(); ++k) {
+        const double tk = k == 0 ? 1.0 : (k == 1 ? x : 2 * x * t - t_prev);
+        if (k >= 2) { t_prev = t; t = tk; }
+        b += p.background_chebyshev[k] * tk;
+      }
+      const double dx = grid[i] - p.hump_center;
+      b += p.hump_amplitude * std::exp(-4 * std::log(2.0) * dx * dx / (p.hump_fwhm * p.hump_fwhm));
+      y[i] += unit * b;
+    }
+  }
+  if (p.counts > 0 || p.read_noise > 0) {
+    Rng rng(seed, stream);
+    double top = 0;
+    for (double v : y) top = std::max(top, v);
+    if (top <= 0) top = 1;
+    for (size_t i = 0; i < n; ++i) {
+      double v = y[i] / top;
+      if (p.counts > 0) v = rng.poisson(std::max(v, 0.0) * p.counts) / p.counts;
+      if (p.read_noise > 0) v += p.read_noise * rng.normal();
+      y[i] = v * top;
+    }
+  }
+  double scale = 1.0;
+  if (p.normalize) {
+    double top = 0;
+    for (double v : y) top = std::max(top, v);
+    scale = top > 0 ? 1.0 / top : 1.0;
+  }
+  for (size_t i = 0; i < n; ++i) out[i] = T(y[i] * scale);
+}
+
+template void render_pattern<float>(const std::vector<Line>&, const SimulationParams&, const std::vector<double>&,
+                                    std::uint64_t, std::uint64_t, float*);
+template void render_pattern<double>(const std::vector<Line>&, const SimulationParams&, const std::vector<double>&,
+                                     std::uint64_t, std::uint64_t, double*);
+
+namespace {
+void check_grid(const std::vector<double>& grid) {
+  if (grid.size() < 2) throw std::invalid_argument("2theta grid needs at least 2 points, got " + std::to_string(grid.size()));
+  for (size_t i = 0; i < grid.size(); ++i) {
+    if (!std::isfinite(grid[i])) throw std::invalid_argument("2theta grid has a non-finite value at index " + std::to_string(i));
+    if (i && !(grid[i] > grid[i - 1]))
+      throw std::invalid_argument("2theta grid must increase strictly (index " + std::to_string(i) + ")");
+  }
+  if (grid.front() <= 0 || grid.back() >= 180)
+    throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + num(grid.front()) + ".." + num(grid.back()));
+}
+}  // namespace
+
+Pattern simulate(const std::vector<Phase>& phases, const SimulationParams& params, const std::vector<double>& grid,
+                 std::uint64_t seed) {
+  check_grid(grid);
+  Pattern pattern;
+  pattern.two_theta = grid;
+  pattern.lines = powder_lines(phases, params, grid.front(), grid.back());
+  pattern.intensity.resize(grid.size());
+  render_pattern(pattern.lines, params, grid, seed, 0, pattern.intensity.data());
+  return pattern;
+}
+
+void simulate_batch(const std::vector<std::vector<Phase>>& items, const std::vector<SimulationParams>& params,
+                    const std::vector<double>& grid, std::uint64_t seed, int n_threads, float* out,
+                    std::vector<std::string>& errors) {
+  check_grid(grid);
+  if (params.size() != 1 && params.size() != items.size())
+    throw std::invalid_argument("give one parameter set, or one per structure (" + std::to_string(items.size()) +
+                                "), not " + std::to_string(params.size()));
+  errors.assign(items.size(), std::string());
+  const long n = long(items.size());
+  const size_t width = grid.size();
+#ifdef XRDFAST_OPENMP
+  const int threads = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (long i = 0; i < n; ++i) {
+    float* row = out + size_t(i) * width;
+    try {
+      const SimulationParams& p = params.size() == 1 ? params[0] : params[size_t(i)];
+      const std::vector<Line> lines = powder_lines(items[size_t(i)], p, grid.front(), grid.back());
+      render_pattern(lines, p, grid, seed, std::uint64_t(i), row);
+    } catch (const std::exception& e) {
+      errors[size_t(i)] = e.what();
+      std::fill(row, row + width, std::numeric_limits<float>::quiet_NaN());
+    }
+  }
+  (void)n_threads;
+}
+
+}  // namespace xrdfast

@@ -1,0 +1,54 @@
+"""The package surface: build_info, the `xrdfast sg` command, the README's examples, CI."""
+from __future__ import annotations
+
+import doctest
+import re
+import subprocess
+import sys
+
+import xrdfast
+import xrdfast.symmetry
+from xrdfast.cli import main
+
+from conftest import ROOT
+
+
+def test_build_info_reports_what_was_compiled():
+    info = xrdfast.build_info()
+    assert set(info) >= {"version", "openmp", "cuda", "cuda_architectures", "compiler"}
+    assert isinstance(info["openmp"], bool) and isinstance(info["cuda"], bool)
+    assert info["version"] == xrdfast.__version__
+
+
+def test_sg_command_prints_group_conditions_and_extinction_group(capsys):
+    assert main(["sg", "62"]) == 0
+    out = capsys.readouterr().out
+    assert "Space group 62  Pnma" in out
+    assert "0kl: k+l=2n" in out and "hk0: h=2n" in out
+    assert "extinction group 17: P - c n" in out
+
+
+def test_sg_command_bad_symbol_is_a_clear_error_not_a_traceback():
+    result = subprocess.run([sys.executable, "-m", "xrdfast.cli", "sg", "Q99"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "unknown space-group symbol 'Q99'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(xrdfast.symmetry, raise_on_error=True).attempted > 0
+
+
+def test_readme_python_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["eg"].number == 4
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    assert len(commands) == 2 and commands[0].split("&&")[2].strip() == "pip install torch==2.13.0"
+    assert commands[1] in (ROOT / ".ci/run").read_text()
