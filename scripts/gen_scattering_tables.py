@@ -16,9 +16,10 @@
   from Sasaki (1989), KEK Report 88-14, where it covers the element, else from Henke, Gullikson &
   Davis (1993), At. Data Nucl. Data Tables 54, 181-342.
 
-Every number is the float32 the source library stores, written as the shortest decimal that
-reads back to it (so the published digits reappear).  Source: cctbx.eltbx (xray_scattering,
-sasaki, henke, neutron, tiny_pse) and gemmi (atomic weights).
+Gaussian coefficients and neutron lengths are the float32 values cctbx stores, written as the
+shortest decimal that reads back to the same float32, so the published digits reappear; f', f''
+are rounded to 1e-4 e; atomic weights are gemmi's.  Sources: cctbx.eltbx (xray_scattering,
+sasaki, henke, neutron; tiny_pse for the symbols) and gemmi (atomic weights).
 
 Usage: ``python scripts/gen_scattering_tables.py [--check]``.  With ``--check`` nothing is
 written and the exit status says whether the committed file is current.
@@ -32,7 +33,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-# cctbx before gemmi: the other import order crashes (two copies of one C++ runtime symbol).
+# cctbx before gemmi: the other import order crashes.
 from cctbx.eltbx import henke, neutron, sasaki, tiny_pse, xray_scattering  # isort: skip
 import gemmi  # noqa: E402
 import numpy as np  # noqa: E402
@@ -51,18 +52,18 @@ PSEUDO_ATOMS = {"Hiso", "Cval", "Sival"}
 ION_LABEL = re.compile(r"^([A-Z][a-z]?)([1-9])([+-])$")
 
 
-def f32(x: float) -> str:
+def f32(x: float, suffix: str = "f") -> str:
     """Shortest decimal that reads back as the same float32 (the source libraries store float)."""
     if math.isnan(x):
         return "kNaN"
     s = np.format_float_positional(np.float32(x), unique=True, trim="-")
-    return s + ("f" if "." in s else ".f")
+    return (s if "." in s else s + ".") + suffix
 
 
 def f4(x: float) -> str:
     """f', f'' to 1e-4 e: Sasaki and Henke tabulate three decimals; the fourth keeps the
     interpolation of cctbx within rounding."""
-    return "kNaN" if math.isnan(x) else f"{round(x, 4) + 0.0:.4f}f"  # + 0.0: no "-0.0000"
+    return "kNaN" if math.isnan(x) else f"{round(x, 4) + 0.0:.4f}"  # + 0.0: no "-0.0000"
 
 
 def symbol(z: int) -> str:
@@ -162,7 +163,7 @@ def table_text() -> str:
     ]
     for z, sym, mass, b, source, fp, fdp in elements:
         out.append(
-            f"{{{z:2d}, {_q(sym) + ',':5s} {repr(float(mass)):>9s}, {f32(b):>8s}, {source + ',':14s} "
+            f"{{{z:2d}, {_q(sym) + ',':5s} {repr(float(mass)):>9s}, {f32(b, ''):>8s}, {source + ',':14s} "
             f"{{{', '.join(f'{v:>9s}' for v in map(f4, fp))}}}, "
             f"{{{', '.join(f'{v:>8s}' for v in map(f4, fdp))}}}}},")
     out.append("};")

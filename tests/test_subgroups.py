@@ -19,7 +19,6 @@ import pytest
 
 from xrdfast import _core
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/maximal_t_subgroups.json"
 
 # Transformation matrices come back as doubles; their entries are multiples of 1/24 and
 # origin shifts have small denominators, so they are recovered exactly as fractions.
@@ -139,10 +138,8 @@ def all_subgroups():
     return {n: _core.maximal_t_subgroups(n) for n in range(1, 231)}
 
 
-def test_maximal_t_subgroups_match_ita_a1(all_subgroups):
-    if not REFERENCE.is_file():
-        pytest.skip(f"{REFERENCE} not present")
-    reference = json.loads(REFERENCE.read_text())
+def test_maximal_t_subgroups_match_ita_a1(all_subgroups, shared):
+    reference = json.loads((shared / "reference/maximal_t_subgroups.json").read_text())
     mismatches = {}
     for n in range(1, 231):
         ours = Counter((s["number"], s["index"]) for s in all_subgroups[n])

@@ -10,7 +10,7 @@ namespace {
 
 enum FormFactorSource : unsigned char { kWK1995, kIT1992 };
 enum AnomalousSource : unsigned char { kSasaki1989, kHenke1993, kNoAnomalous };
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct ScattererRow {
   const char* label;
@@ -24,10 +24,10 @@ struct ElementRow {
   int z;
   const char* symbol;
   double mass;                 // g/mol
-  float neutron_b;             // fm, kNaN where not tabulated
+  double neutron_b;            // fm, kNaN where not tabulated
   AnomalousSource anomalous;
-  float fp[kNumAnodes];        // f' by Anode, electrons
-  float fdp[kNumAnodes];       // f''
+  double fp[kNumAnodes];       // f' by Anode, electrons
+  double fdp[kNumAnodes];      // f''
 };
 
 #include "scattering_table.inc"

@@ -87,9 +87,9 @@ double kalpha1_wavelength(Anode anode);
 const char* anode_name(Anode anode);
 // "Cu", "cu", "CU", "CuKa1", "Cu Ka1", "Cu-Kα1"; std::invalid_argument listing the choices else.
 Anode anode_from_name(const std::string& name);
-// The anode whose K-alpha1 line is within 0.5 % of `wavelength` (A): the mean K-alpha of Cu
-// (1.5418 A) is 0.08 % off, the nearest other anode 14 %. std::invalid_argument when none is,
-// since f', f'' are tabulated only at these lines.
+// The anode whose K-alpha1 line is within 0.5 % of `wavelength` (A): Cu's mean K-alpha
+// (1.5419 A) is 0.08 % off it, while the closest two anodes (Co, Fe) lie 8 % apart.
+// std::invalid_argument when none is, since f', f'' are tabulated only at these lines.
 Anode anode_for_wavelength(double wavelength);
 
 // (f', f'') in electrons at the anode's K-alpha1 line. Throws std::invalid_argument for
