@@ -8,6 +8,8 @@ namespace py = pybind11;
 void add_spacegroup(py::module_& m);
 void add_extinction(py::module_& m);
 void add_subgroups(py::module_& m);
+void add_scattering(py::module_& m);
+void add_simulate(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -18,6 +20,8 @@ PYBIND11_MODULE(_core, m) {
   add_spacegroup(m);
   add_extinction(m);
   add_subgroups(m);
+  add_scattering(m);
+  add_simulate(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;

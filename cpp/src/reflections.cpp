@@ -15,15 +15,24 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   const int hmax = int(cell.a / d_min), kmax = int(cell.b / d_min), lmax = int(cell.c / d_min);
   const double limit = 1.0 / (d_min * d_min);
   std::vector<Reflection> out;
+  const Eigen::Matrix3d& g = cell.reciprocal_metric();
   for (int h = -hmax; h <= hmax; ++h)
-    for (int k = -kmax; k <= kmax; ++k)
-      for (int l = -lmax; l <= lmax; ++l) {
+    for (int k = -kmax; k <= kmax; ++k) {
+      // 1/d^2 = A l^2 + B l + C: visit only the l inside the sphere
+      const double a = g(2, 2), b = 2 * (h * g(0, 2) + k * g(1, 2));
+      const double c = h * h * g(0, 0) + k * k * g(1, 1) + 2 * h * k * g(0, 1) - limit;
+      const double disc = b * b - 4 * a * c;
+      if (disc < 0) continue;
+      const double root = std::sqrt(disc);
+      const int l_lo = std::max(-lmax, int(std::ceil((-b - root) / (2 * a)))), l_hi = std::min(lmax, int(std::floor((-b + root) / (2 * a))));
+      for (int l = l_lo; l <= l_hi; ++l) {
         const Vec3i hkl{h, k, l};
+        if ((h == 0 && k == 0 && l == 0) || !ops.is_canonical(hkl) || ops.is_absent(hkl)) continue;
         const double q2 = cell.inv_d2(hkl);
-        if (q2 > limit || q2 == 0) continue;
-        if (ops.reduce_hkl(hkl) != hkl || ops.is_absent(hkl)) continue;
+        if (q2 > limit) continue;  // rounding at the sphere's surface
         out.push_back(Reflection{hkl, 1.0 / std::sqrt(q2), ops.multiplicity(hkl)});
       }
+    }
   std::sort(out.begin(), out.end(), [](const Reflection& a, const Reflection& b) {
     return a.d != b.d ? a.d > b.d : a.hkl > b.hkl;
   });

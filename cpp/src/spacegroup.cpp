@@ -85,6 +85,9 @@ std::string crystal_class(const std::vector<Mat3i>& rotations) {
 
 int dot24(const Vec3i& h, const Vec3i& t) { return h[0] * t[0] + h[1] * t[1] + h[2] * t[2]; }
 
+// Element-wise equality; std::array's operator== goes through memcmp, slow in hot loops.
+inline bool same(const Vec3i& a, const Vec3i& b) { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2]; }
+
 Vec3i row_times(const Vec3i& h, const Mat3i& r) {  // h R, h a row vector
   Vec3i out{};
   for (int j = 0; j < 3; ++j) out[j] = h[0] * r[0][j] + h[1] * r[1][j] + h[2] * r[2][j];
@@ -460,7 +463,7 @@ bool GroupOps::is_absent(const Vec3i& h) const {
   for (const Vec3i& c : centrings_)
     if (dot24(h, c) % kTransDen != 0) return true;
   for (const SymOp& op : coset_reps_)
-    if (dot24(h, op.tran) % kTransDen != 0 && row_times(h, op.rot) == h) return true;
+    if (dot24(h, op.tran) % kTransDen != 0 && same(row_times(h, op.rot), h)) return true;
   return false;
 }
 
@@ -469,7 +472,7 @@ int GroupOps::multiplicity(const Vec3i& h) const {
   int n = 0;
   for (const Mat3i& r : laue_rotations_) {
     const Vec3i g = row_times(h, r);
-    if (std::find(orbit, orbit + n, g) == orbit + n) orbit[n++] = g;
+    if (std::none_of(orbit, orbit + n, [&](const Vec3i& o) { return same(o, g); })) orbit[n++] = g;
   }
   return n;
 }
@@ -478,6 +481,24 @@ Vec3i GroupOps::reduce_hkl(const Vec3i& h) const {
   Vec3i best = h;
   for (const Mat3i& r : laue_rotations_) best = std::max(best, row_times(h, r));
   return best;
+}
+
+bool GroupOps::is_canonical(const Vec3i& h) const {
+  for (const Mat3i& r : laue_rotations_) {
+    // lexicographic hR > h, written out: this sits in the innermost loop of reflection search
+    const int g0 = h[0] * r[0][0] + h[1] * r[1][0] + h[2] * r[2][0];
+    if (g0 != h[0]) {
+      if (g0 > h[0]) return false;
+      continue;
+    }
+    const int g1 = h[0] * r[0][1] + h[1] * r[1][1] + h[2] * r[2][1];
+    if (g1 != h[1]) {
+      if (g1 > h[1]) return false;
+      continue;
+    }
+    if (h[0] * r[0][2] + h[1] * r[1][2] + h[2] * r[2][2] > h[2]) return false;
+  }
+  return true;
 }
 
 SpaceGroup::SpaceGroup(const SettingRow* row) : row_(row), ops_(operations_from_hall(row->hall)) {

@@ -7,18 +7,35 @@ documented Python entry points.
 from __future__ import annotations
 
 from xrdfast._core import (
+    Crystal,
     ExtinctionGroup,
+    SimulationParams,
     SpaceGroup,
     SymOp,
     build_info,
     rule_bit_names,
 )
+from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
+from xrdfast.structure import from_arrays, from_ase, from_cif, from_pymatgen, load_structure
 from xrdfast.symmetry import extinction_group
 from xrdfast.subgroup_graph import SubgroupGraph, subgroup_graph
 
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "BatchResult",
+    "Crystal",
+    "Pattern",
+    "SimulationParams",
+    "default_grid",
+    "from_arrays",
+    "from_ase",
+    "from_cif",
+    "from_pymatgen",
+    "load_structure",
+    "make_params",
+    "simulate",
+    "simulate_batch",
     "ExtinctionGroup",
     "SpaceGroup",
     "SubgroupGraph",

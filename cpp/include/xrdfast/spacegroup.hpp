@@ -43,6 +43,9 @@ class GroupOps {
   int multiplicity(const Vec3i& hkl) const;
   // Canonical representative of hkl's Laue orbit: the lexicographically largest member.
   Vec3i reduce_hkl(const Vec3i& hkl) const;
+  // Whether hkl is its own canonical representative (cheaper than reduce_hkl: most
+  // reflections are rejected after a few rotations).
+  bool is_canonical(const Vec3i& hkl) const;
 
  private:
   std::vector<SymOp> all_, coset_reps_;

@@ -1,0 +1,164 @@
+"""Crystal structures from what users have: CIF files (read by gemmi, any setting),
+pymatgen ``Structure`` and ASE ``Atoms`` objects, or plain arrays.
+
+Everything ends as an ``xrdfast.Crystal``: cell, the symmetry operations of the
+coordinates' own setting, and the sites of the asymmetric unit. Errors are ``ValueError``
+naming the file or structure and what was wrong.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from xrdfast._core import Crystal, SpaceGroup, SymOp
+
+StructureLike = Any  # Crystal | str | os.PathLike | pymatgen Structure | ase Atoms
+
+_U_TO_B = 8.0 * math.pi**2  # B = 8 pi^2 U
+DEFAULT_B_ISO = 0.5  # Å^2: a room-temperature value when a source gives none
+
+
+def from_arrays(
+    cell: Sequence[float],
+    space_group: int | str | SpaceGroup | Iterable[str],
+    types: Sequence[str],
+    frac: Any,
+    occupancy: Any = 1.0,
+    b_iso: Any = DEFAULT_B_ISO,
+    labels: Sequence[str] | None = None,
+    name: str = "crystal",
+) -> Crystal:
+    """A crystal from a cell (a, b, c, alpha, beta, gamma), a space group (number, symbol,
+    ``SpaceGroup`` or list of operation triplets) and per-site arrays."""
+    frac = np.atleast_2d(np.asarray(frac, dtype=float))
+    n = len(types)
+    if frac.shape != (n, 3):
+        raise ValueError(f"crystal '{name}': frac must have shape ({n}, 3) for {n} site types, got {frac.shape}")
+    if len(cell) != 6:
+        raise ValueError(f"crystal '{name}': cell must be (a, b, c, alpha, beta, gamma), got {len(cell)} numbers")
+    if isinstance(space_group, (int, str, SpaceGroup)):
+        group = space_group if isinstance(space_group, SpaceGroup) else SpaceGroup(space_group)
+        operations = list(group.operations)
+    else:
+        operations = [SymOp(t) for t in space_group]
+    labels = list(labels) if labels is not None else [f"{t}{i + 1}" for i, t in enumerate(types)]
+    return Crystal(name, tuple(float(x) for x in cell), operations, labels, list(types), frac,
+                   np.broadcast_to(np.asarray(occupancy, dtype=float), (n,)).copy(),
+                   np.broadcast_to(np.asarray(b_iso, dtype=float), (n,)).copy())
+
+
+def from_cif(path: str | os.PathLike, block: str | int = 0) -> Crystal:
+    """The structure in one data block of a CIF file (first block by default)."""
+    import gemmi
+
+    path = Path(path)
+    try:
+        doc = gemmi.cif.read(str(path))
+    except Exception as error:  # gemmi raises RuntimeError/ValueError with a line number
+        raise ValueError(f"{path}: not a readable CIF ({error})") from None
+    try:
+        cif_block = doc[block] if isinstance(block, int) else doc.find_block(block)
+    except IndexError:
+        raise ValueError(f"{path}: has no data block {block!r}") from None
+    if cif_block is None:
+        raise ValueError(f"{path}: has no data block {block!r}")
+    return from_cif_block(cif_block, name=f"{path.name}:{cif_block.name}")
+
+
+def from_cif_text(text: str, name: str = "cif") -> Crystal:
+    """The structure in the first data block of CIF text."""
+    import gemmi
+
+    try:
+        doc = gemmi.cif.read_string(text)
+    except Exception as error:
+        raise ValueError(f"{name}: not a readable CIF ({error})") from None
+    if len(doc) == 0:
+        raise ValueError(f"{name}: no data block")
+    return from_cif_block(doc[0], name=name)
+
+
+def from_cif_block(cif_block: Any, name: str) -> Crystal:
+    import gemmi
+
+    try:
+        small = gemmi.make_small_structure_from_block(cif_block)
+    except Exception as error:
+        raise ValueError(f"{name}: cannot read the structure ({error})") from None
+    cell = small.cell
+    if not small.sites:
+        raise ValueError(f"{name}: no atom sites (_atom_site_fract_x ...)")
+    if cell.a <= 1 or cell.volume <= 0:
+        raise ValueError(f"{name}: no valid unit cell (_cell_length_a ...)")
+    # the operations of the file's own setting: its symop loop, else its H-M or Hall symbol
+    triplets = list(small.symops)
+    if not triplets:
+        group = small.find_spacegroup()
+        if group is None:
+            raise ValueError(f"{name}: no symmetry operations and no recognisable space-group symbol")
+        triplets = [op.triplet() for op in group.operations()]
+    try:
+        operations = [SymOp(t) for t in triplets]
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+    types, labels, frac, occ, b_iso = [], [], [], [], []
+    for site in small.sites:
+        # X-rays see deuterium as hydrogen; the neutron lengths are keyed by element
+        element = "H" if site.element.name == "D" else site.element.name
+        types.append(element + (f"{abs(site.charge)}{'+' if site.charge > 0 else '-'}" if site.charge else ""))
+        labels.append(site.label)
+        frac.append([site.fract.x, site.fract.y, site.fract.z])
+        occ.append(site.occ)
+        u = site.u_iso
+        if u == 0 and site.aniso.nonzero():
+            u = (site.aniso.u11 + site.aniso.u22 + site.aniso.u33) / 3.0
+        b_iso.append(u * _U_TO_B if u > 0 else DEFAULT_B_ISO)
+    return Crystal(name, (cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma), operations, labels, types,
+                   np.array(frac, dtype=float), np.array(occ, dtype=float), np.array(b_iso, dtype=float))
+
+
+def from_pymatgen(structure: Any, name: str | None = None) -> Crystal:
+    """A pymatgen ``Structure`` (P1 sites; partial occupancies kept, oxidation states used)."""
+    lat = structure.lattice
+    types, frac, occ, b_iso = [], [], [], []
+    for site in structure:
+        for species, amount in site.species.items():
+            charge = getattr(species, "oxi_state", None) or 0
+            symbol = species.symbol if hasattr(species, "symbol") else str(species)
+            types.append(symbol + (f"{abs(int(charge))}{'+' if charge > 0 else '-'}" if charge and float(charge).is_integer() else ""))
+            frac.append(site.frac_coords)
+            occ.append(amount)
+            b_iso.append(site.properties.get("b_iso", DEFAULT_B_ISO) if site.properties else DEFAULT_B_ISO)
+    return from_arrays((lat.a, lat.b, lat.c, lat.alpha, lat.beta, lat.gamma), ["x,y,z"], types, frac, occ, b_iso,
+                       name=name or structure.composition.reduced_formula)
+
+
+def from_ase(atoms: Any, name: str | None = None) -> Crystal:
+    """An ASE ``Atoms`` object (P1; must be periodic with a cell)."""
+    if not all(atoms.pbc) or atoms.cell.volume <= 0:
+        raise ValueError(f"ASE Atoms '{atoms.get_chemical_formula()}': needs a periodic cell")
+    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
+    return from_arrays((a, b, c, alpha, beta, gamma), ["x,y,z"], atoms.get_chemical_symbols(),
+                       atoms.get_scaled_positions(wrap=True), name=name or atoms.get_chemical_formula())
+
+
+def load_structure(obj: StructureLike) -> Crystal:
+    """Whatever the user has, as a ``Crystal``."""
+    if isinstance(obj, Crystal):
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        path = Path(obj)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        return from_cif(path)
+    module = type(obj).__module__
+    if module.startswith("pymatgen"):
+        return from_pymatgen(obj)
+    if module.startswith("ase"):
+        return from_ase(obj)
+    raise ValueError(f"cannot make a crystal from a {type(obj).__name__}: give a Crystal, a CIF path, "
+                     "a pymatgen Structure or an ASE Atoms")
