@@ -111,16 +111,24 @@ void add_simulate(py::module_& m) {
         d["frac"] = frac; d["occupancy"] = occ; d["b_iso"] = b; d["site"] = site;
         return d;
       }, "The full cell content: frac (n, 3), occupancy, b_iso and the site each atom came from.")
-      .def("site_types", [](const Crystal& c) {
-        std::vector<std::string> out;
-        for (const Site& s : c.sites()) out.push_back(scatterer_label(s.scatterer));
-        return out;
-      })
-      .def("site_labels", [](const Crystal& c) {
-        std::vector<std::string> out;
-        for (const Site& s : c.sites()) out.push_back(s.label);
-        return out;
-      })
+      .def("sites", [](const Crystal& c) {
+        const auto& sites = c.sites();
+        const auto n = static_cast<py::ssize_t>(sites.size());
+        std::vector<std::string> labels, types;
+        py::array_t<double> frac({n, py::ssize_t{3}});
+        py::array_t<double> occ(n), b(n);
+        for (py::ssize_t i = 0; i < n; ++i) {
+          const Site& s = sites[size_t(i)];
+          labels.push_back(s.label);
+          types.push_back(scatterer_label(s.scatterer));
+          for (int j = 0; j < 3; ++j) frac.mutable_at(i, j) = s.frac[j];
+          occ.mutable_at(i) = s.occupancy;
+          b.mutable_at(i) = s.b_iso;
+        }
+        py::dict d;
+        d["labels"] = labels; d["types"] = types; d["frac"] = frac; d["occupancy"] = occ; d["b_iso"] = b;
+        return d;
+      }, "The asymmetric unit as given: labels, scattering types, frac (n, 3), occupancy, b_iso.")
       .def("__repr__", [](const Crystal& c) {
         return "Crystal('" + c.name() + "', " + std::to_string(c.sites().size()) + " sites, " +
                std::to_string(c.atoms().size()) + " atoms in the cell)";

@@ -40,38 +40,60 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
 }
 
 void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families) {
+  if (families.empty()) return;
   const auto& atoms = crystal.atoms();
-  // Scattering amplitude of each distinct scatterer, evaluated once per reflection.
-  std::vector<int> kinds;
-  for (const Atom& a : atoms)
-    if (std::find(kinds.begin(), kinds.end(), a.scatterer) == kinds.end()) kinds.push_back(a.scatterer);
-  std::vector<int> kind_of(atoms.size());
-  for (size_t j = 0; j < atoms.size(); ++j)
-    kind_of[j] = int(std::find(kinds.begin(), kinds.end(), atoms[j].scatterer) - kinds.begin());
-  std::vector<std::complex<double>> dispersion(kinds.size(), 0.0);
-  std::vector<double> neutron(kinds.size(), 0.0);
-  for (size_t t = 0; t < kinds.size(); ++t) {
-    const int z = atomic_number(kinds[t]);
-    if (model.radiation == Radiation::Neutron) neutron[t] = neutron_scattering_length(z);
-    else if (model.anomalous) {
-      const auto [fp, fpp] = anomalous_dispersion(z, model.anode);
-      dispersion[t] = {fp, fpp};
+  // Atoms sharing scatterer and B share f(s) exp(-B s^2): evaluate it once per group.
+  struct Group { int scatterer; double b_iso; std::complex<double> dispersion; double neutron; };
+  std::vector<Group> groups;
+  std::vector<int> group_of(atoms.size());
+  for (size_t j = 0; j < atoms.size(); ++j) {
+    size_t g = 0;
+    while (g < groups.size() && !(groups[g].scatterer == atoms[j].scatterer && groups[g].b_iso == atoms[j].b_iso)) ++g;
+    if (g == groups.size()) {
+      Group grp{atoms[j].scatterer, atoms[j].b_iso, 0.0, 0.0};
+      const int z = atomic_number(grp.scatterer);
+      if (model.radiation == Radiation::Neutron) grp.neutron = neutron_scattering_length(z);
+      else if (model.anomalous) {
+        const auto [fp, fpp] = anomalous_dispersion(z, model.anode);
+        grp.dispersion = {fp, fpp};
+      }
+      groups.push_back(grp);
     }
+    group_of[j] = int(g);
   }
-  std::vector<std::complex<double>> amplitude(kinds.size());
+  // exp(2 pi i h x) = (exp(2 pi i x))^h: per-atom tables along each axis replace a sincos
+  // per atom and reflection by two complex products.
+  int hmax = 0, kmax = 0, lmax = 0;
+  for (const Reflection& r : families) {
+    hmax = std::max(hmax, std::abs(r.hkl[0]));
+    kmax = std::max(kmax, std::abs(r.hkl[1]));
+    lmax = std::max(lmax, std::abs(r.hkl[2]));
+  }
+  const int nh = 2 * hmax + 1, nk = 2 * kmax + 1, nl = 2 * lmax + 1;
+  std::vector<std::complex<double>> ex(atoms.size() * nh), ey(atoms.size() * nk), ez(atoms.size() * nl);
+  auto fill = [](std::complex<double>* row, int m, double x) {
+    for (int i = -m; i <= m; ++i) row[i + m] = std::polar(1.0, 2 * M_PI * i * x);
+  };
+  for (size_t j = 0; j < atoms.size(); ++j) {
+    fill(&ex[j * nh], hmax, atoms[j].frac[0]);
+    fill(&ey[j * nk], kmax, atoms[j].frac[1]);
+    fill(&ez[j * nl], lmax, atoms[j].frac[2]);
+  }
+  std::vector<std::complex<double>> sum(groups.size());
   for (Reflection& r : families) {
     const double s = 0.5 / r.d, s2 = s * s;  // sin(theta)/lambda
-    for (size_t t = 0; t < kinds.size(); ++t)
-      amplitude[t] = model.radiation == Radiation::Neutron ? std::complex<double>(neutron[t])
-                                                           : xray_form_factor(kinds[t], s) + dispersion[t];
+    std::fill(sum.begin(), sum.end(), 0.0);
+    const int ih = r.hkl[0] + hmax, ik = r.hkl[1] + kmax, il = r.hkl[2] + lmax;
+    for (size_t j = 0; j < atoms.size(); ++j)
+      sum[group_of[j]] += atoms[j].occupancy * (ex[j * nh + ih] * ey[j * nk + ik] * ez[j * nl + il]);
     std::complex<double> f_plus = 0, f_minus = 0;  // F(h), F(-h)
-    for (size_t j = 0; j < atoms.size(); ++j) {
-      const Atom& a = atoms[j];
-      const double phase = 2 * M_PI * (r.hkl[0] * a.frac[0] + r.hkl[1] * a.frac[1] + r.hkl[2] * a.frac[2]);
-      const std::complex<double> f = amplitude[kind_of[j]] * (a.occupancy * std::exp(-a.b_iso * s2));
-      const std::complex<double> e(std::cos(phase), std::sin(phase));
-      f_plus += f * e;
-      f_minus += f * std::conj(e);
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const std::complex<double> f =
+          (model.radiation == Radiation::Neutron ? std::complex<double>(groups[g].neutron)
+                                                 : xray_form_factor(groups[g].scatterer, s) + groups[g].dispersion) *
+          std::exp(-groups[g].b_iso * s2);
+      f_plus += f * sum[g];
+      f_minus += f * std::conj(sum[g]);
     }
     r.f2 = 0.5 * (std::norm(f_plus) + std::norm(f_minus));
   }
