@@ -19,7 +19,9 @@ from xrdfast._core import Crystal, SpaceGroup, SymOp
 StructureLike = Any  # Crystal | str | os.PathLike | pymatgen Structure | ase Atoms
 
 _U_TO_B = 8.0 * math.pi**2  # B = 8 pi^2 U
-DEFAULT_B_ISO = 0.5  # Å^2: a room-temperature value when a source gives none
+# Å^2 when a source gives no displacement parameter: zero, as cctbx and pymatgen assume, so
+# that a file means the same pattern here as there.
+DEFAULT_B_ISO = 0.0
 
 
 def from_arrays(
@@ -115,10 +117,20 @@ def from_cif_block(cif_block: Any, name: str) -> Crystal:
         occ.append(site.occ)
         u = site.u_iso
         if u == 0 and site.aniso.nonzero():
-            u = (site.aniso.u11 + site.aniso.u22 + site.aniso.u33) / 3.0
+            u = _u_equivalent(site.aniso, cell)
         b_iso.append(u * _U_TO_B if u > 0 else DEFAULT_B_ISO)
     return Crystal(name, (cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma), operations, labels, types,
                    np.array(frac, dtype=float), np.array(occ, dtype=float), np.array(b_iso, dtype=float))
+
+
+def _u_equivalent(aniso: Any, cell: Any) -> float:
+    """U_eq = 1/3 sum_ij U^ij a*_i a*_j a_i.a_j (Fischer & Tillmanns, Acta Cryst. C44, 775
+    (1988)); the plain mean of U11, U22, U33 is wrong for oblique cells."""
+    u = np.array([[aniso.u11, aniso.u12, aniso.u13], [aniso.u12, aniso.u22, aniso.u23], [aniso.u13, aniso.u23, aniso.u33]])
+    orth = np.array(cell.orth.mat.tolist())
+    g = orth.T @ orth
+    a_star = np.sqrt(np.diag(np.linalg.inv(g)))
+    return float(np.sum(u * np.outer(a_star, a_star) * g) / 3.0)
 
 
 def from_pymatgen(structure: Any, name: str | None = None) -> Crystal:
