@@ -31,6 +31,36 @@ def _cmd_sg(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from xrdfast.simulate import simulate
+    from xrdfast.structure import from_cif
+
+    crystal = from_cif(args.cif)
+    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
+    grid = np.arange(args.two_theta[0], args.two_theta[1] + 0.5 * args.step, args.step)
+    pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
+                       crystallite_size=args.size)
+    if args.output:
+        pattern.to_xy(args.output)
+    if args.plot:
+        from xrdfast.plotting import plot_pattern
+
+        plot_pattern(pattern, args.plot, title=crystal.name)
+    lines = pattern.lines
+    order = np.argsort(lines["intensity"])[::-1][: args.lines]
+    top = lines["intensity"].max() if len(lines["intensity"]) else 1.0
+    print(f"{crystal.name}: {crystal.n_sites} sites, {crystal.n_atoms} atoms in the cell, "
+          f"{len(lines['d'])} reflection families; strongest lines:")
+    print("     h   k   l      d (Å)   2θ (°)   mult      I (%)")
+    for i in sorted(order, key=lambda i: lines["two_theta"][i]):
+        h, k, l = lines["hkl"][i]
+        print(f"  {h:4d}{k:4d}{l:4d} {lines['d'][i]:10.5f} {lines['two_theta'][i]:8.3f} {lines['multiplicity'][i]:6d}"
+              f" {100 * lines['intensity'][i] / top:10.2f}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xrdfast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sg.add_argument("symbol", help="number (1..230), H-M or Hall symbol, or number:setting (e.g. 227:2)")
     sg.add_argument("--operations", action="store_true", help="also list the symmetry operations")
     sg.set_defaults(run=_cmd_sg)
+    sim = sub.add_parser("simulate", help="simulate the powder pattern of a CIF")
+    sim.add_argument("cif", help="structure file (CIF, any setting)")
+    sim.add_argument("--wavelength", type=float, default=1.540593, help="Å (default Cu K-alpha1)")
+    sim.add_argument("--wavelength2", type=float, default=None,
+                     help="K-alpha2 in Å; default Cu K-alpha2 with the Cu default, none otherwise; 0 for none")
+    sim.add_argument("--two-theta", type=float, nargs=2, default=(5.0, 90.0), metavar=("MIN", "MAX"))
+    sim.add_argument("--step", type=float, default=0.01, help="degrees 2theta")
+    sim.add_argument("--W", type=float, default=0.0025, help="Caglioti W, deg^2 (FWHM^2 at low angle)")
+    sim.add_argument("--eta", type=float, default=0.5, help="pseudo-Voigt Lorentzian fraction")
+    sim.add_argument("--size", type=float, default=0.0, help="crystallite size, nm (0: none)")
+    sim.add_argument("-o", "--output", help="write the pattern as two columns (.xy)")
+    sim.add_argument("--plot", help="write a figure (PNG, PDF, SVG) with hkl tick marks")
+    sim.add_argument("--lines", type=int, default=15, help="how many of the strongest lines to list")
+    sim.set_defaults(run=_cmd_simulate)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

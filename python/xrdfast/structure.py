@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -59,7 +60,11 @@ def from_cif(path: str | os.PathLike, block: str | int = 0) -> Crystal:
 
     path = Path(path)
     try:
-        doc = gemmi.cif.read(str(path))
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        doc = gemmi.cif.read_string(_ddl1_tags(text))
     except Exception as error:  # gemmi raises RuntimeError/ValueError with a line number
         raise ValueError(f"{path}: not a readable CIF ({error})") from None
     try:
@@ -76,12 +81,21 @@ def from_cif_text(text: str, name: str = "cif") -> Crystal:
     import gemmi
 
     try:
-        doc = gemmi.cif.read_string(text)
+        doc = gemmi.cif.read_string(_ddl1_tags(text))
     except Exception as error:
         raise ValueError(f"{name}: not a readable CIF ({error})") from None
     if len(doc) == 0:
         raise ValueError(f"{name}: no data block")
     return from_cif_block(doc[0], name=name)
+
+
+_DDLM_TAG = re.compile(r"(?m)^(\s*_[A-Za-z0-9_]+)\.([A-Za-z0-9_\[\]-]+)")
+
+
+def _ddl1_tags(text: str) -> str:
+    """CIF 2 / DDLm tags (``_cell.length_a``) spelt the DDL1 way (``_cell_length_a``), which
+    is what gemmi's small-structure reader looks for; cctbx and others write the former."""
+    return _DDLM_TAG.sub(r"\1_\2", text) if re.search(r"(?m)^\s*_cell\.length_a", text) else text
 
 
 def from_cif_block(cif_block: Any, name: str) -> Crystal:
