@@ -121,3 +121,26 @@ def test_line_positions_equal_pymatgens(minerals):
         strong_ours = ours_tt[(ours.lines["intensity"] > 2e-2 * ours.lines["intensity"].max()) & (ours_tt <= TWO_THETA_MAX)]
         for tt in strong_ours:  # and every strong line of ours is one of pymatgen's
             assert np.min(np.abs(theirs.x - tt)) < 1e-4, (ams_id, tt)
+
+
+def test_known_difference_from_pymatgens_intensities():
+    """pymatgen's XRDCalculator takes its X-ray form factors from a different
+    parametrisation (derived from electron scattering factors, Mott-Bethe), so its line
+    intensities differ from ITC/Waasmaier-Kirfel ones by a few per cent; positions agree.
+    Measured here on rutile: the top-10 lines within 10 %, not identical."""
+    pymatgen = pytest.importorskip("pymatgen.core")
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    structure = pymatgen.Structure.from_spacegroup("P4_2/mnm", pymatgen.Lattice.tetragonal(4.5937, 2.9587),
+                                                   ["Ti", "O"], [[0, 0, 0], [0.30478, 0.30478, 0]])
+    theirs = XRDCalculator(wavelength=WAVELENGTH).get_pattern(structure, scaled=False, two_theta_range=(5, 90))
+    ours = xrdfast.simulate(xrdfast.from_pymatgen(structure), wavelength=WAVELENGTH, wavelength2=0.0).lines
+    top = np.argsort(theirs.y)[::-1][:10]
+
+    def ours_at(tt: float) -> float:  # a P1 structure splits a family into lines at one 2theta
+        return float(ours["intensity"][np.abs(ours["two_theta"] - tt) < 1e-4].sum())
+
+    strongest = ours_at(theirs.x[top[0]])
+    ratios = [(ours_at(theirs.x[i]) / strongest) / (theirs.y[i] / theirs.y[top[0]]) for i in top]
+    deviation = np.max(np.abs(np.array(ratios) - 1))
+    assert 1e-4 < deviation < 0.10
