@@ -16,6 +16,8 @@ namespace xrdfast {
 
 namespace {
 
+constexpr double kCoincidentLines = 1e-7;  // degrees 2theta: closer lines are drawn as one
+
 std::string num(double v) { return std::to_string(v); }
 
 // Lorentz-polarisation factor at Bragg angle theta (radians), ITC Vol. C 6.2.5.
@@ -116,16 +118,20 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
                     std::uint64_t seed, std::uint64_t stream, T* out) {
   const size_t n = grid.size();
   std::vector<double> y(n, 0.0);
-  const double lorentz_rescale = 1.0 / lorentzian_kept_fraction();
+  // First every K-alpha component's position, area and width; then the tails' reach,
+  // which depends on the strongest peak; then the drawing.
+  struct Peak { double centre, area, fwhm, eta, theta; };
+  std::vector<Peak> peaks;
+  peaks.reserve(2 * lines.size());
   struct Component { double lambda, weight; };
-  Component comps[2] = {{p.wavelength, 1.0}, {p.wavelength2, p.ka2_ratio}};
+  const Component comps[2] = {{p.wavelength, 1.0}, {p.wavelength2, p.ka2_ratio}};
   const int n_comp = (p.wavelength2 > 0 && p.ka2_ratio > 0) ? 2 : 1;
+  double top_height = 0;
   for (const Line& line : lines) {
     for (int c = 0; c < n_comp; ++c) {
       const double sin_theta = comps[c].lambda / (2 * line.d);
       if (sin_theta >= 1) continue;
       const double theta = std::asin(sin_theta);
-      const double centre = observed_two_theta(theta, p);
       // Each component carries its own LP; the line records the K-alpha1 one.
       const double area = line.intensity * comps[c].weight * (c == 0 ? 1.0 : lorentz_polarisation(theta, p) / line.lp);
       double hg, hl;
@@ -133,17 +139,35 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
                        p.scherrer_k, &hg, &hl);
       PeakWidth w = tch_width(hg, hl);
       if (p.shape == ProfileShape::PseudoVoigt) w.eta = p.eta;
-      if (!(w.fwhm > 0)) continue;
-      const double reach = w.fwhm * (w.eta > 0 ? kLorentzianReach : kGaussianReach);
-      const size_t lo = size_t(std::lower_bound(grid.begin(), grid.end(), centre - reach) - grid.begin());
-      const size_t hi = size_t(std::upper_bound(grid.begin(), grid.end(), centre + reach) - grid.begin());
-      const double g_reach = w.fwhm * kGaussianReach;
-      for (size_t i = lo; i < hi; ++i) {
-        const double dx = grid[i] - centre;
-        double v = w.eta * lorentz_rescale * lorentzian(dx, w.fwhm);
-        if (std::abs(dx) <= g_reach) v += (1 - w.eta) * gaussian(dx, w.fwhm);
-        y[i] += area * v * asymmetry_factor(dx, p.asymmetry, theta);
-      }
+      if (!(w.fwhm > 0) || !(area > 0)) continue;
+      peaks.push_back(Peak{observed_two_theta(theta, p), area, w.fwhm, w.eta, theta});
+    }
+  }
+  // Lines at one position (families that coincide by metric, or one family split by a
+  // lower-symmetry description) are one peak: the drawing must not depend on how the
+  // crystal's symmetry was written down.
+  std::sort(peaks.begin(), peaks.end(), [](const Peak& a, const Peak& b) { return a.centre < b.centre; });
+  size_t merged = 0;
+  for (size_t i = 0; i < peaks.size(); ++i) {
+    if (merged > 0 && std::abs(peaks[i].centre - peaks[merged - 1].centre) < kCoincidentLines)
+      peaks[merged - 1].area += peaks[i].area;
+    else
+      peaks[merged++] = peaks[i];
+  }
+  peaks.resize(merged);
+  for (const Peak& pk : peaks) top_height = std::max(top_height, pk.area * pseudo_voigt_peak(pk.fwhm, pk.eta));
+  for (const Peak& pk : peaks) {
+    const double g_reach = pk.fwhm * kGaussianReach;
+    const double l_reach = pk.eta > 0 ? lorentzian_reach(pk.area, pk.fwhm, pk.eta, top_height) : 0.0;
+    const double reach = std::max(g_reach, l_reach);
+    const double l_scale = pk.eta > 0 ? pk.eta / lorentzian_kept_fraction(l_reach, pk.fwhm) : 0.0;
+    const size_t lo = size_t(std::lower_bound(grid.begin(), grid.end(), pk.centre - reach) - grid.begin());
+    const size_t hi = size_t(std::upper_bound(grid.begin(), grid.end(), pk.centre + reach) - grid.begin());
+    for (size_t i = lo; i < hi; ++i) {
+      const double dx = grid[i] - pk.centre;
+      double v = std::abs(dx) <= l_reach ? l_scale * lorentzian(dx, pk.fwhm) : 0.0;
+      if (std::abs(dx) <= g_reach) v += (1 - pk.eta) * gaussian(dx, pk.fwhm);
+      y[i] += pk.area * v * asymmetry_factor(dx, p.asymmetry, pk.theta);
     }
   }
   // Background and amorphous hump, in units of the strongest Bragg point.

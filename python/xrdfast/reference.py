@@ -17,7 +17,7 @@ from xrdfast import _core
 from xrdfast._core import Crystal, SimulationParams
 
 SPECIAL_POSITION_TOLERANCE = 0.05  # Å, as kSpecialPositionTolerance
-GAUSSIAN_REACH, LORENTZIAN_REACH = 4.0, 40.0  # FWHM, as in profile.hpp
+GAUSSIAN_REACH, LORENTZIAN_REACH, TAIL_CUT = 4.0, 40.0, 1e-5  # as in profile.hpp
 
 
 @dataclass
@@ -183,34 +183,49 @@ def simulate(crystal: Crystal, params: SimulationParams, grid: np.ndarray) -> np
     """The noiseless pattern the C++ simulator renders, computed the slow way."""
     grid = np.asarray(grid, dtype=float)
     y = np.zeros_like(grid)
-    kept = 2 / math.pi * math.atan(2 * LORENTZIAN_REACH)
     comps = [(params.wavelength, 1.0)]
     if params.wavelength2 > 0 and params.ka2_ratio > 0:
         comps.append((params.wavelength2, params.ka2_ratio))
     c2m = math.cos(math.radians(params.monochromator_two_theta))
     scale = 1.0 / (crystal.cell_mass * crystal.volume)
+    peaks = []  # (centre, area, fwhm, eta, theta) of every K-alpha component
     for line in lines(crystal, params, grid[-1]):
         for lam, weight in comps:
             sin_theta = lam / (2 * line.d)
             if sin_theta >= 1:
                 continue
             theta = math.asin(sin_theta)
-            centre = _observed(theta, params)
             area = scale * line.multiplicity * line.f2 * line.texture * _lp(theta, params, c2m) * weight
             fwhm, eta = _widths(theta, params, lam)
-            if fwhm <= 0:
-                continue
-            dx = grid - centre
-            reach = fwhm * (LORENTZIAN_REACH if eta > 0 else GAUSSIAN_REACH)
-            inside = np.abs(dx) <= reach
-            gamma = fwhm / 2
-            lor = gamma / (math.pi * (dx**2 + gamma**2)) / kept
-            cg = 4 * math.log(2) / fwhm**2
-            gau = np.where(np.abs(dx) <= fwhm * GAUSSIAN_REACH, math.sqrt(cg / math.pi) * np.exp(-cg * dx**2), 0.0)
-            asym = np.ones_like(dx)
-            if params.asymmetry:
-                asym = np.maximum(1 - params.asymmetry * np.sign(dx) * dx**2 / math.tan(theta), 0)
-            y += np.where(inside, area * (eta * lor + (1 - eta) * gau) * asym, 0.0)
+            if fwhm > 0 and area > 0:
+                peaks.append((_observed(theta, params), area, fwhm, eta, theta))
+    # coincident lines are one peak (merged in order of position, as the C++ does)
+    peaks.sort(key=lambda pk: pk[0])
+    merged: list[list] = []
+    for pk in peaks:
+        if merged and abs(pk[0] - merged[-1][0]) < 1e-7:
+            merged[-1][1] += pk[1]
+        else:
+            merged.append(list(pk))
+    peaks = [tuple(pk) for pk in merged]
+    # the strongest peak's height sets how far Lorentzian tails are drawn
+    top = max((a * (e * 2 / (math.pi * f) + (1 - e) * math.sqrt(4 * math.log(2) / math.pi) / f)
+               for _, a, f, e, _ in peaks), default=0.0)
+    for centre, area, fwhm, eta, theta in peaks:
+        dx = grid - centre
+        gamma = fwhm / 2
+        l_reach = 0.0
+        if eta > 0:
+            l_reach = math.sqrt(area * eta * gamma / (math.pi * TAIL_CUT * top))
+            l_reach = min(max(l_reach, GAUSSIAN_REACH * fwhm), LORENTZIAN_REACH * fwhm)
+        kept = 2 / math.pi * math.atan(2 * l_reach / fwhm) if eta > 0 else 1.0
+        lor = np.where(np.abs(dx) <= l_reach, gamma / (math.pi * (dx**2 + gamma**2)) / kept, 0.0)
+        cg = 4 * math.log(2) / fwhm**2
+        gau = np.where(np.abs(dx) <= fwhm * GAUSSIAN_REACH, math.sqrt(cg / math.pi) * np.exp(-cg * dx**2), 0.0)
+        asym = np.ones_like(dx)
+        if params.asymmetry:
+            asym = np.maximum(1 - params.asymmetry * np.sign(dx) * dx**2 / math.tan(theta), 0)
+        y += area * (eta * lor + (1 - eta) * gau) * asym
     unit = y.max() if y.max() > 0 else 1.0
     if len(params.background_chebyshev) or params.hump_amplitude:
         x = 2 * (grid - grid[0]) / (grid[-1] - grid[0]) - 1
