@@ -16,21 +16,38 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   const double limit = 1.0 / (d_min * d_min);
   std::vector<Reflection> out;
   const Eigen::Matrix3d& g = cell.reciprocal_metric();
-  for (int h = -hmax; h <= hmax; ++h)
-    for (int k = -kmax; k <= kmax; ++k) {
+  // Every Laue group holds -1, so canonical (lexicographically largest) indices have h >= 0;
+  // a mirror diag(1,-1,.) or diag(1,1,-1) in it makes k >= 0 or l >= 0 as well.
+  const auto& laue = ops.laue_rotations();
+  bool k_nonneg = false, l_nonneg = false;
+  for (const Mat3i& r : laue) {
+    if (r[0][1] || r[0][2] || r[1][0] || r[1][2] || r[2][0] || r[2][1] || r[0][0] != 1) continue;
+    k_nonneg = k_nonneg || r[1][1] == -1;
+    l_nonneg = l_nonneg || (r[1][1] == 1 && r[2][2] == -1);
+  }
+  for (int h = 0; h <= hmax; ++h)
+    for (int k = (h == 0 || k_nonneg) ? 0 : -kmax; k <= kmax; ++k) {
       // 1/d^2 = A l^2 + B l + C: visit only the l inside the sphere
       const double a = g(2, 2), b = 2 * (h * g(0, 2) + k * g(1, 2));
       const double c = h * h * g(0, 0) + k * k * g(1, 1) + 2 * h * k * g(0, 1) - limit;
       const double disc = b * b - 4 * a * c;
       if (disc < 0) continue;
       const double root = std::sqrt(disc);
-      const int l_lo = std::max(-lmax, int(std::ceil((-b - root) / (2 * a)))), l_hi = std::min(lmax, int(std::floor((-b + root) / (2 * a))));
+      int l_lo = std::max(-lmax, int(std::ceil((-b - root) / (2 * a))));
+      const int l_hi = std::min(lmax, int(std::floor((-b + root) / (2 * a))));
+      if (h == 0 && k == 0) l_lo = std::max(l_lo, 1);
+      if (l_nonneg) l_lo = std::max(l_lo, 0);
       for (int l = l_lo; l <= l_hi; ++l) {
         const Vec3i hkl{h, k, l};
-        if ((h == 0 && k == 0 && l == 0) || !ops.is_canonical(hkl) || ops.is_absent(hkl)) continue;
+        if (!ops.is_canonical(hkl) || ops.is_absent(hkl)) continue;
         const double q2 = cell.inv_d2(hkl);
         if (q2 > limit) continue;  // rounding at the sphere's surface
-        out.push_back(Reflection{hkl, 1.0 / std::sqrt(q2), ops.multiplicity(hkl)});
+        // orbit size = |Laue group| / |stabiliser of hkl|
+        int fixed = 0;
+        for (const Mat3i& r : laue)
+          fixed += (h * r[0][0] + k * r[1][0] + l * r[2][0] == h) && (h * r[0][1] + k * r[1][1] + l * r[2][1] == k) &&
+                   (h * r[0][2] + k * r[1][2] + l * r[2][2] == l);
+        out.push_back(Reflection{hkl, 1.0 / std::sqrt(q2), int(laue.size()) / fixed});
       }
     }
   std::sort(out.begin(), out.end(), [](const Reflection& a, const Reflection& b) {
@@ -71,8 +88,13 @@ void compute_structure_factors(const Crystal& crystal, const ScatteringModel& mo
   }
   const int nh = 2 * hmax + 1, nk = 2 * kmax + 1, nl = 2 * lmax + 1;
   std::vector<std::complex<double>> ex(atoms.size() * nh), ey(atoms.size() * nk), ez(atoms.size() * nl);
-  auto fill = [](std::complex<double>* row, int m, double x) {
-    for (int i = -m; i <= m; ++i) row[i + m] = std::polar(1.0, 2 * M_PI * i * x);
+  auto fill = [](std::complex<double>* row, int m, double x) {  // one sincos, then products
+    const std::complex<double> e = std::polar(1.0, 2 * M_PI * x);
+    row[m] = 1;
+    for (int i = 1; i <= m; ++i) {
+      row[m + i] = row[m + i - 1] * e;
+      row[m - i] = std::conj(row[m + i]);
+    }
   };
   for (size_t j = 0; j < atoms.size(); ++j) {
     fill(&ex[j * nh], hmax, atoms[j].frac[0]);

@@ -137,7 +137,7 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
       double hg, hl;
       component_widths(theta, p.U, p.V, p.W, p.X, p.Y, comps[c].lambda, p.crystallite_size, p.microstrain,
                        p.scherrer_k, &hg, &hl);
-      PeakWidth w = tch_width(hg, hl);
+      PeakWidth w = hl == 0 ? PeakWidth{hg, 0.0} : tch_width(hg, hl);
       if (p.shape == ProfileShape::PseudoVoigt) w.eta = p.eta;
       if (!(w.fwhm > 0) || !(area > 0)) continue;
       peaks.push_back(Peak{observed_two_theta(theta, p), area, w.fwhm, w.eta, theta});
@@ -156,18 +156,72 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
   }
   peaks.resize(merged);
   for (const Peak& pk : peaks) top_height = std::max(top_height, pk.area * pseudo_voigt_peak(pk.fwhm, pk.eta));
+  // Window of grid points within `reach` of `centre`: by arithmetic on a uniform grid (one
+  // point of slack either side; the loops test the distance exactly), else by bisection.
+  const double x0 = grid.front(), step = (grid.back() - grid.front()) / double(n - 1);
+  bool uniform = true;
+  for (size_t i = 1; i < n && uniform; ++i) uniform = std::abs(grid[i] - (x0 + double(i) * step)) <= 1e-9 * step;
+  auto window = [&](double centre, double reach, size_t* lo, size_t* hi) {
+    if (uniform) {
+      const double a = std::floor((centre - reach - x0) / step), b = std::ceil((centre + reach - x0) / step);
+      *lo = a <= 0 ? 0 : std::min(n, size_t(a));
+      *hi = b < 0 ? 0 : std::min(n, size_t(b) + 1);
+    } else {
+      *lo = size_t(std::lower_bound(grid.begin(), grid.end(), centre - reach) - grid.begin());
+      *hi = size_t(std::upper_bound(grid.begin(), grid.end(), centre + reach) - grid.begin());
+    }
+  };
+  double* __restrict acc = y.data();
+  const double* __restrict x = grid.data();
+  const double asymmetry = p.asymmetry;
   for (const Peak& pk : peaks) {
-    const double g_reach = pk.fwhm * kGaussianReach;
-    const double l_reach = pk.eta > 0 ? lorentzian_reach(pk.area, pk.fwhm, pk.eta, top_height) : 0.0;
-    const double reach = std::max(g_reach, l_reach);
-    const double l_scale = pk.eta > 0 ? pk.eta / lorentzian_kept_fraction(l_reach, pk.fwhm) : 0.0;
-    const size_t lo = size_t(std::lower_bound(grid.begin(), grid.end(), pk.centre - reach) - grid.begin());
-    const size_t hi = size_t(std::upper_bound(grid.begin(), grid.end(), pk.centre + reach) - grid.begin());
-    for (size_t i = lo; i < hi; ++i) {
-      const double dx = grid[i] - pk.centre;
-      double v = std::abs(dx) <= l_reach ? l_scale * lorentzian(dx, pk.fwhm) : 0.0;
-      if (std::abs(dx) <= g_reach) v += (1 - pk.eta) * gaussian(dx, pk.fwhm);
-      y[i] += pk.area * v * asymmetry_factor(dx, p.asymmetry, pk.theta);
+    size_t lo, hi;
+    const double c = pk.centre;
+    if (asymmetry != 0) {  // the general loop: both parts and the asymmetry factor per point
+      const double g_reach = pk.fwhm * kGaussianReach;
+      const double l_reach = pk.eta > 0 ? lorentzian_reach(pk.area, pk.fwhm, pk.eta, top_height) : 0.0;
+      const double l_scale = pk.eta > 0 ? pk.eta / lorentzian_kept_fraction(l_reach, pk.fwhm) : 0.0;
+      window(c, std::max(g_reach, l_reach), &lo, &hi);
+      for (size_t i = lo; i < hi; ++i) {
+        const double dx = x[i] - c;
+        double v = std::abs(dx) <= l_reach ? l_scale * lorentzian(dx, pk.fwhm) : 0.0;
+        if (std::abs(dx) <= g_reach) v += (1 - pk.eta) * gaussian(dx, pk.fwhm);
+        acc[i] += pk.area * v * asymmetry_factor(dx, asymmetry, pk.theta);
+      }
+      continue;
+    }
+    if (pk.eta > 0) {  // Lorentzian part over its own reach
+      const double l_reach = lorentzian_reach(pk.area, pk.fwhm, pk.eta, top_height);
+      const double gamma = 0.5 * pk.fwhm, gamma2 = gamma * gamma;
+      const double a = pk.area * pk.eta / lorentzian_kept_fraction(l_reach, pk.fwhm) * gamma / M_PI;
+      window(c, l_reach, &lo, &hi);
+      for (size_t i = lo; i < hi; ++i) {
+        const double dx = x[i] - c;
+        if (std::abs(dx) <= l_reach) acc[i] += a / (dx * dx + gamma2);
+      }
+    }
+    if (pk.eta < 1) {  // Gaussian part over kGaussianReach FWHM
+      const double g_reach = pk.fwhm * kGaussianReach;
+      const double cg = 4 * std::log(2.0) / (pk.fwhm * pk.fwhm), a = pk.area * (1 - pk.eta) * std::sqrt(cg / M_PI);
+      window(c, g_reach, &lo, &hi);
+      while (lo < hi && std::abs(x[lo] - c) > g_reach) ++lo;
+      while (hi > lo && std::abs(x[hi - 1] - c) > g_reach) --hi;
+      if (uniform && hi > lo) {
+        // exp(-cg (d0 + i s)^2) by recurrence: three exponentials per peak, not one per point
+        const double d0 = x[lo] - c;
+        double g = a * std::exp(-cg * d0 * d0), ratio = std::exp(-cg * (2 * d0 * step + step * step));
+        const double q = std::exp(-2 * cg * step * step);
+        for (size_t i = lo; i < hi; ++i) {
+          acc[i] += g;
+          g *= ratio;
+          ratio *= q;
+        }
+      } else {
+        for (size_t i = lo; i < hi; ++i) {
+          const double dx = x[i] - c;
+          acc[i] += a * std::exp(-cg * dx * dx);
+        }
+      }
     }
   }
   // Background and amorphous hump, in units of the strongest Bragg point.
