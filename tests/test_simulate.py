@@ -225,3 +225,15 @@ def test_a_bad_item_does_not_lose_the_batch(tmp_path):
     assert "broken.cif" in result.errors[1] and "missing.cif" in result.errors[3]
     assert np.isnan(result.patterns[1]).all() and np.isfinite(result.patterns[[0, 2]]).all()
     assert np.allclose(result.patterns[0], simulate(nacl()).intensity, atol=1e-6)
+
+
+def test_backend_choice():
+    crystal = nacl()
+    with pytest.raises(ValueError, match="backend must be"):
+        simulate_batch([crystal], backend="gpu")
+    # 'auto' falls back to the CPU path where this build or machine has no CUDA device
+    auto = simulate_batch([crystal] * 3, backend="auto")
+    if not xrdfast._core.cuda_available():
+        assert np.array_equal(auto.patterns, simulate_batch([crystal] * 3).patterns)
+        with pytest.raises(RuntimeError, match="CUDA"):
+            simulate_batch([crystal], backend="cuda")

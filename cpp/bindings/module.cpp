@@ -10,6 +10,7 @@ void add_extinction(py::module_& m);
 void add_subgroups(py::module_& m);
 void add_scattering(py::module_& m);
 void add_simulate(py::module_& m);
+void add_cuda(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -22,6 +23,7 @@ PYBIND11_MODULE(_core, m) {
   add_subgroups(m);
   add_scattering(m);
   add_simulate(m);
+  add_cuda(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;
