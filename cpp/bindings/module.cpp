@@ -11,6 +11,8 @@ void add_subgroups(py::module_& m);
 void add_scattering(py::module_& m);
 void add_simulate(py::module_& m);
 void add_cuda(py::module_& m);
+void add_random(py::module_& m);
+void add_curriculum(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -24,6 +26,8 @@ PYBIND11_MODULE(_core, m) {
   add_scattering(m);
   add_simulate(m);
   add_cuda(m);
+  add_random(m);
+  add_curriculum(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;

@@ -30,10 +30,32 @@ std::string fmt(double v) {
 Crystal::Crystal(std::string name, UnitCell cell, const std::vector<SymOp>& operations, std::vector<Site> sites)
     : name_(std::move(name)), cell_(std::move(cell)), ops_(close_group(operations)), sites_(std::move(sites)) {
   auto fail = [&](const std::string& why) { throw std::invalid_argument("crystal '" + name_ + "': " + why); };
-  if (sites_.empty()) fail("no atomic sites");
   if (std::set<SymOp>(operations.begin(), operations.end()).size() != ops_.all().size())
     fail("the " + std::to_string(operations.size()) + " symmetry operations do not form a group (they generate " +
          std::to_string(ops_.all().size()) + ")");
+  expand();
+}
+
+Crystal::Crystal(std::string name, UnitCell cell, const GroupOps& group, std::vector<Site> sites)
+    : name_(std::move(name)), cell_(std::move(cell)), ops_(group), sites_(std::move(sites)) {
+  expand();
+}
+
+void Crystal::expand() {
+  auto fail = [&](const std::string& why) { throw std::invalid_argument("crystal '" + name_ + "': " + why); };
+  if (sites_.empty()) fail("no atomic sites");
+  // Cheap necessary condition for two points to lie closer than d: on each axis the wrapped
+  // fractional difference is below d |a*_i|.
+  Eigen::Vector3d recip;
+  for (int i = 0; i < 3; ++i) recip[i] = std::sqrt(cell_.reciprocal_metric()(i, i));
+  auto near = [&](const Eigen::Vector3d& a, const Eigen::Vector3d& b, double d) {
+    for (int i = 0; i < 3; ++i) {
+      double f = a[i] - b[i];
+      f -= std::round(f);
+      if (std::fabs(f) >= d * recip[i]) return false;
+    }
+    return true;
+  };
   for (size_t s = 0; s < sites_.size(); ++s) {
     const Site& site = sites_[s];
     const std::string where = "site '" + site.label + "'";
@@ -46,7 +68,7 @@ Crystal::Crystal(std::string name, UnitCell cell, const std::vector<SymOp>& oper
     for (const SymOp& op : ops_.all()) {
       const Eigen::Vector3d y = apply(op, site.frac);
       bool seen = false;
-      for (const Eigen::Vector3d& z : images) seen = seen || cell_.distance(y, z) < kSpecialPositionTolerance;
+      for (const Eigen::Vector3d& z : images) seen = seen || (near(y, z, kSpecialPositionTolerance) && cell_.distance(y, z) < kSpecialPositionTolerance);
       if (!seen) images.push_back(y);
     }
     // A site a little off a special position has images closer than any bond: a split
@@ -62,6 +84,7 @@ Crystal::Crystal(std::string name, UnitCell cell, const std::vector<SymOp>& oper
   for (size_t i = 0; i < atoms_.size(); ++i)
     for (size_t j = i + 1; j < atoms_.size(); ++j) {
       if (atoms_[i].site == atoms_[j].site) continue;
+      if (!near(atoms_[i].frac, atoms_[j].frac, kOverlapDistance)) continue;
       const double d = cell_.distance(atoms_[i].frac, atoms_[j].frac);
       if (d < kOverlapDistance && atoms_[i].occupancy + atoms_[j].occupancy > 1.0 + 1e-3)
         fail("sites '" + sites_[atoms_[i].site].label + "' and '" + sites_[atoms_[j].site].label + "' overlap (" +

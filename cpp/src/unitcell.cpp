@@ -44,11 +44,18 @@ double UnitCell::cos_angle(const Vec3i& h1, const Vec3i& h2) const {
 double UnitCell::distance(const Eigen::Vector3d& x1, const Eigen::Vector3d& x2) const {
   Eigen::Vector3d d = x2 - x1;
   for (int i = 0; i < 3; ++i) d[i] -= std::round(d[i]);
-  // rounding finds the nearest image in orthogonal cells; check neighbours for oblique ones
+  // An image d + n shorter than `best` has |d_i + n_i| < best |a*_i| on every axis (the
+  // fractional coordinate of a Cartesian r is a*_i . r), which leaves one or two n_i per axis.
   double best = (orth_ * d).norm();
-  for (int i = -1; i <= 1; ++i)
-    for (int j = -1; j <= 1; ++j)
-      for (int k = -1; k <= 1; ++k) best = std::min(best, (orth_ * (d + Eigen::Vector3d(i, j, k))).norm());
+  int lo[3], hi[3];
+  for (int i = 0; i < 3; ++i) {
+    const double w = best * std::sqrt(reciprocal_(i, i));
+    lo[i] = int(std::ceil(-d[i] - w));
+    hi[i] = int(std::floor(-d[i] + w));
+  }
+  for (int i = lo[0]; i <= hi[0]; ++i)
+    for (int j = lo[1]; j <= hi[1]; ++j)
+      for (int k = lo[2]; k <= hi[2]; ++k) best = std::min(best, (orth_ * (d + Eigen::Vector3d(i, j, k))).norm());
   return best;
 }
 

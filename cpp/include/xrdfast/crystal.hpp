@@ -46,6 +46,8 @@ class Crystal {
   // form a group, and distinct sites that overlap (closer than kOverlapDistance with
   // summed occupancy above 1, i.e. not a disordered mixed site).
   Crystal(std::string name, UnitCell cell, const std::vector<SymOp>& operations, std::vector<Site> sites);
+  // The same with operations already known to form a group (a SpaceGroup's): no closure check.
+  Crystal(std::string name, UnitCell cell, const GroupOps& group, std::vector<Site> sites);
 
   const std::string& name() const { return name_; }
   const UnitCell& cell() const { return cell_; }
@@ -56,6 +58,7 @@ class Crystal {
   double cell_mass() const { return cell_mass_; }
 
  private:
+  void expand();
   std::string name_;
   UnitCell cell_;
   GroupOps ops_;

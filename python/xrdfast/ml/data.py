@@ -1,0 +1,89 @@
+"""PyTorch datasets: fresh patterns simulated on the fly, or the HDF5 shards of
+``xrdfast generate``.
+
+``OnTheFlyPatterns`` never touches the disk. Worker w of W (DataLoader workers, times DDP
+ranks) draws sample indices w, w + W, w + 2W, ... of one deterministic stream, so workers
+never repeat each other and a run is reproducible for a seed; each worker asks the native
+generator for one thread, as the DataLoader already runs workers in parallel.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from xrdfast.dataset import generate_samples
+from xrdfast.simulate import default_grid
+
+LABEL_KEYS = ("extinction_group", "space_group", "crystal_system", "rule_bits")
+
+
+def _labels(records: dict[str, np.ndarray], i: int) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(records[k][i]) for k in LABEL_KEYS if k in records}
+
+
+class OnTheFlyPatterns(IterableDataset):
+    """An endless (or ``length``-limited) stream of (pattern, labels) from a curriculum stage."""
+
+    def __init__(self, stage: str, seed: int = 0, batch: int = 64, length: int | None = None,
+                 rank: int = 0, world_size: int = 1, start: int = 0) -> None:
+        super().__init__()
+        self.stage, self.seed, self.batch, self.length = stage, seed, batch, length
+        self.rank, self.world_size, self.start = rank, world_size, start
+        self.grid = default_grid()
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        info = get_worker_info()
+        n_workers = info.num_workers if info else 1
+        worker = info.id if info else 0
+        stride = n_workers * self.world_size
+        lane = self.rank * n_workers + worker
+        # blocks of `batch` consecutive indices, dealt round-robin to the lanes
+        block = self.start // self.batch + lane
+        produced = 0
+        while self.length is None or produced < self.length:
+            first = block * self.batch
+            patterns, records = generate_samples(self.stage, self.seed, first, self.batch, self.grid, n_threads=1)
+            for i in range(self.batch):
+                if records["status"][i] != 0:
+                    continue  # a sample the generator could not realise carries no label
+                if self.length is not None and produced >= self.length:
+                    return
+                yield torch.from_numpy(patterns[i]), _labels(records, i)
+                produced += 1
+            block += stride
+
+
+class ShardPatterns(Dataset):
+    """The samples of a generated dataset directory (``manifest.json`` + HDF5 shards)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        import h5py
+
+        self.directory = Path(directory)
+        manifest = json.loads((self.directory / "manifest.json").read_text())
+        self.files, self.offsets = [], [0]
+        for k in sorted(manifest["shards"], key=int):
+            entry = manifest["shards"][k]
+            self.files.append(self.directory / entry["file"])
+            self.offsets.append(self.offsets[-1] + entry["count"])
+        self._h5 = h5py
+        self._open: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return self.offsets[-1]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} outside 0..{len(self) - 1}")
+        shard = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        f = self._open.get(shard)
+        if f is None:  # opened lazily, per worker process
+            f = self._open[shard] = self._h5.File(self.files[shard], "r")
+        i = index - self.offsets[shard]
+        records = {k: f[k][i:i + 1] for k in LABEL_KEYS if k in f}
+        return torch.from_numpy(f["patterns"][i]), {k: torch.as_tensor(v[0]) for k, v in records.items()}
