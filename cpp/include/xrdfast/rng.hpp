@@ -29,10 +29,17 @@ class Rng {
   }
   XRDFAST_HD double uniform() { return double(next() >> 11) * 0x1.0p-53; }  // [0, 1)
   XRDFAST_HD double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  XRDFAST_HD double normal() {  // Box-Muller, one value per call
+  XRDFAST_HD double normal() {  // Box-Muller: a pair per logarithm, the second kept for the next call
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
     double u = uniform();
     while (u <= 0) u = uniform();
-    return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * M_PI * uniform());
+    const double r = std::sqrt(-2.0 * std::log(u)), phi = 2.0 * M_PI * uniform();
+    spare_ = r * std::sin(phi);
+    has_spare_ = true;
+    return r * std::cos(phi);
   }
   XRDFAST_HD double poisson(double mean) {
     if (!(mean > 0)) return 0;
@@ -64,6 +71,8 @@ class Rng {
     return z ^ (z >> 31);
   }
   std::uint64_t s_[4];
+  double spare_ = 0;
+  bool has_spare_ = false;
 };
 
 }  // namespace xrdfast
