@@ -7,33 +7,15 @@
 
 #include <memory>
 
+#include "checks.hpp"
 #include "xrdfast/simulate_cuda.hpp"
 
 namespace py = pybind11;
 using namespace xrdfast;
-
-namespace {
-
-// The argument conventions of bind_simulate.cpp's simulate_patterns.
-std::vector<double> grid_from(const py::handle& obj) {
-  auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!a || a.ndim() != 1) throw py::value_error("grid: expected a 1-D array of 2theta values in degrees");
-  return std::vector<double>(a.data(), a.data() + a.size());
-}
-
-using CrystalPtr = std::shared_ptr<Crystal>;
-using PhaseList = std::vector<std::pair<CrystalPtr, double>>;
-
-std::vector<Phase> phases_of(const PhaseList& list) {
-  std::vector<Phase> out;
-  for (const auto& [c, w] : list) {
-    if (!c) throw py::value_error("phase list holds None instead of a Crystal");
-    out.push_back(Phase{c.get(), w});
-  }
-  return out;
-}
-
-}  // namespace
+using bind::CrystalPtr;
+using bind::PhaseList;
+using bind::grid_from;
+using bind::phases_of;
 
 void add_cuda(py::module_& m) {
   m.def("cuda_available", &cuda_available,

@@ -6,31 +6,19 @@
 
 #include <memory>
 
+#include "checks.hpp"
+
 #include "xrdfast/scattering.hpp"
 #include "xrdfast/simulate.hpp"
 
 namespace py = pybind11;
 using namespace xrdfast;
+using bind::CrystalPtr;
+using bind::PhaseList;
+using bind::grid_from;
+using bind::phases_of;
 
 namespace {
-
-std::vector<double> grid_from(const py::handle& obj) {
-  auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!a || a.ndim() != 1) throw py::value_error("grid: expected a 1-D array of 2theta values in degrees");
-  return std::vector<double>(a.data(), a.data() + a.size());
-}
-
-using CrystalPtr = std::shared_ptr<Crystal>;
-using PhaseList = std::vector<std::pair<CrystalPtr, double>>;
-
-std::vector<Phase> phases_of(const PhaseList& list) {
-  std::vector<Phase> out;
-  for (const auto& [c, w] : list) {
-    if (!c) throw py::value_error("phase list holds None instead of a Crystal");
-    out.push_back(Phase{c.get(), w});
-  }
-  return out;
-}
 
 py::dict lines_dict(const std::vector<Line>& lines) {
   const auto n = static_cast<py::ssize_t>(lines.size());

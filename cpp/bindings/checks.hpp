@@ -5,7 +5,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "xrdfast/simulate.hpp"
 
 namespace xrdfast::bind {
 
@@ -29,6 +34,26 @@ inline py::array_t<std::int64_t> hkl_array(const py::handle& obj, const char* na
   if (!((a.ndim() == 2 && a.shape(1) == 3) || (a.ndim() == 1 && a.shape(0) == 3)))
     throw py::value_error(std::string(name) + ": expected shape (N, 3) or (3,), got " + describe(a));
   return py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a.reshape({a.size() / 3, py::ssize_t{3}}));
+}
+
+// A 2theta grid (degrees) as a vector; the simulator checks its values.
+inline std::vector<double> grid_from(const py::handle& obj) {
+  auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(obj);
+  if (!a || a.ndim() != 1) throw py::value_error("grid: expected a 1-D array of 2theta values in degrees");
+  return std::vector<double>(a.data(), a.data() + a.size());
+}
+
+// A mixture as Python passes it, [(crystal, weight_fraction), ...], and as the core takes it.
+using CrystalPtr = std::shared_ptr<Crystal>;
+using PhaseList = std::vector<std::pair<CrystalPtr, double>>;
+
+inline std::vector<Phase> phases_of(const PhaseList& list) {
+  std::vector<Phase> out;
+  for (const auto& [c, w] : list) {
+    if (!c) throw py::value_error("phase list holds None instead of a Crystal");
+    out.push_back(Phase{c.get(), w});
+  }
+  return out;
 }
 
 }  // namespace xrdfast::bind
