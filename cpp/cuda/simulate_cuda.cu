@@ -537,28 +537,14 @@ struct PreparedItem {
 // powder_lines' checks, order and messages; throws std::exception for the item.
 void prepare_item(const std::vector<Phase>& phases, const SimulationParams& p, double tt_min, double tt_max,
                   PreparedItem& out) {
-  p.validate();
-  if (phases.empty()) throw std::invalid_argument("no phases to simulate");
+  const LinePlan plan = plan_lines(phases, p, tt_max);  // powder_lines' own checks and settings
   out.params = flatten(p);
   out.chebyshev = p.background_chebyshev;
-  const double margin = std::abs(p.zero_shift) + 5.0;
-  const double tt_top = std::min(tt_max + margin, 179.0);
-  const double lambda_max = std::max(p.wavelength, p.wavelength2);
-  const double d_min = lambda_max / (2 * std::sin(0.5 * tt_top * kDegree));
-  ScatteringModel model;
-  model.radiation = p.radiation;
-  model.anomalous = p.anomalous;
-  if (p.anomalous) model.anode = anode_for_wavelength(p.wavelength);
-  double weight_sum = 0;
-  for (const Phase& ph : phases) {
-    if (!(ph.weight_fraction >= 0) || !std::isfinite(ph.weight_fraction))
-      throw std::invalid_argument("phase weight fractions must be non-negative");
-    weight_sum += ph.weight_fraction;
-  }
-  if (!(weight_sum > 0)) throw std::invalid_argument("phase weight fractions sum to zero");
+  const double margin = plan.margin, d_min = plan.d_min;
+  const ScatteringModel& model = plan.model;
   for (size_t ip = 0; ip < phases.size(); ++ip) {
     const Crystal& crystal = *phases[ip].crystal;
-    const double scale = phases[ip].weight_fraction / weight_sum / (crystal.cell_mass() * crystal.cell().volume());
+    const double scale = plan.scales[ip];
     std::vector<Reflection> families = reflection_families(crystal, d_min);
     if (!families.empty()) out.phases.push_back(scattering_groups(crystal, model));  // as the CPU: no lookups without reflections
     else out.phases.emplace_back();

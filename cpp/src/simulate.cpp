@@ -71,19 +71,18 @@ void SimulationParams::validate() const {
   if (anomalous && radiation == Radiation::Neutron) fail("anomalous dispersion applies to X-rays only");
 }
 
-std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& p, double tt_min,
-                               double tt_max) {
+LinePlan plan_lines(const std::vector<Phase>& phases, const SimulationParams& p, double tt_max) {
   p.validate();
   if (phases.empty()) throw std::invalid_argument("no phases to simulate");
+  LinePlan plan;
   // Lines whose profile can reach the grid: allow for shifts and a generous peak reach.
-  const double margin = std::abs(p.zero_shift) + 5.0;
-  const double tt_top = std::min(tt_max + margin, 179.0);
+  plan.margin = std::abs(p.zero_shift) + 5.0;
+  const double tt_top = std::min(tt_max + plan.margin, 179.0);
   const double lambda_max = std::max(p.wavelength, p.wavelength2);
-  const double d_min = lambda_max / (2 * std::sin(0.5 * tt_top * kDegree));
-  ScatteringModel model;
-  model.radiation = p.radiation;
-  model.anomalous = p.anomalous;
-  if (p.anomalous) model.anode = anode_for_wavelength(p.wavelength);
+  plan.d_min = lambda_max / (2 * std::sin(0.5 * tt_top * kDegree));
+  plan.model.radiation = p.radiation;
+  plan.model.anomalous = p.anomalous;
+  if (p.anomalous) plan.model.anode = anode_for_wavelength(p.wavelength);
   double weight_sum = 0;
   for (const Phase& ph : phases) {
     if (!(ph.weight_fraction >= 0) || !std::isfinite(ph.weight_fraction))
@@ -91,23 +90,29 @@ std::vector<Line> powder_lines(const std::vector<Phase>& phases, const Simulatio
     weight_sum += ph.weight_fraction;
   }
   if (!(weight_sum > 0)) throw std::invalid_argument("phase weight fractions sum to zero");
+  for (const Phase& ph : phases)  // Hill & Howard: intensity per unit weight fraction ~ 1 / (M V)
+    plan.scales.push_back(ph.weight_fraction / weight_sum / (ph.crystal->cell_mass() * ph.crystal->cell().volume()));
+  return plan;
+}
+
+std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& p, double tt_min,
+                               double tt_max) {
+  const LinePlan plan = plan_lines(phases, p, tt_max);
   std::vector<Line> lines;
   for (size_t ip = 0; ip < phases.size(); ++ip) {
     const Crystal& crystal = *phases[ip].crystal;
-    // Hill & Howard: intensity per unit weight fraction ~ 1 / (cell mass x cell volume)
-    const double scale = phases[ip].weight_fraction / weight_sum / (crystal.cell_mass() * crystal.cell().volume());
-    std::vector<Reflection> families = reflection_families(crystal, d_min);
-    compute_structure_factors(crystal, model, families);
+    std::vector<Reflection> families = reflection_families(crystal, plan.d_min);
+    compute_structure_factors(crystal, plan.model, families);
     apply_march_dollase(crystal, p.march_dollase_r, p.preferred_orientation, families);
     for (const Reflection& r : families) {
       const double sin_theta = p.wavelength / (2 * r.d);
       if (sin_theta >= 1) continue;
       const double theta = std::asin(sin_theta);
       const double tt = observed_two_theta(theta, p);
-      if (tt < tt_min - margin) continue;
+      if (tt < tt_min - plan.margin) continue;
       const double lp = lorentz_polarisation(theta, p);
       lines.push_back(Line{r.hkl, r.d, tt, r.multiplicity, r.f2, lp, r.texture,
-                           scale * r.multiplicity * r.f2 * lp * r.texture, int(ip)});
+                           plan.scales[ip] * r.multiplicity * r.f2 * lp * r.texture, int(ip)});
     }
   }
   return lines;

@@ -84,6 +84,17 @@ struct Pattern {
   std::vector<Line> lines;
 };
 
+// What every line computation settles first: the resolution limit (with a margin for
+// shifts and peak reach), the scattering model and each phase's Hill-Howard scale. Shared by
+// the CPU and CUDA paths so that both read a mixture alike; throws for bad parameters.
+struct LinePlan {
+  double d_min;        // Å
+  double margin;       // degrees 2theta kept beyond the grid on either side
+  ScatteringModel model;
+  std::vector<double> scales;  // per phase: w_p / sum(w) / (M_p V_p)
+};
+LinePlan plan_lines(const std::vector<Phase>& phases, const SimulationParams& params, double two_theta_max);
+
 // Lines of a mixture whose reflections can reach the grid, before any rendering.
 std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& params,
                                double two_theta_min, double two_theta_max);
