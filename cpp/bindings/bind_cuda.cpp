@@ -12,10 +12,7 @@
 
 namespace py = pybind11;
 using namespace xrdfast;
-using bind::CrystalPtr;
 using bind::PhaseList;
-using bind::grid_from;
-using bind::phases_of;
 
 void add_cuda(py::module_& m) {
   m.def("cuda_available", &cuda_available,
@@ -23,17 +20,9 @@ void add_cuda(py::module_& m) {
 
   m.def("simulate_patterns_cuda", [](const std::vector<PhaseList>& items, const std::vector<SimulationParams>& params,
                                     const py::handle& grid, std::uint64_t seed) {
-    std::vector<std::vector<Phase>> ph;
-    for (const PhaseList& item : items) ph.push_back(phases_of(item));
-    const std::vector<double> g = grid_from(grid);
-    py::array_t<float> out({static_cast<py::ssize_t>(items.size()), static_cast<py::ssize_t>(g.size())});
-    std::vector<std::string> errors;
-    float* data = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      simulate_batch_cuda(ph, params, g, seed, data, errors);
-    }
-    return py::make_tuple(out, errors);
+    return bind::run_batch(items, grid, [&](const auto& phases, const auto& g, float* data, auto& errors) {
+      simulate_batch_cuda(phases, params, g, seed, data, errors);
+    });
   }, py::arg("items"), py::arg("params"), py::arg("grid"), py::arg("seed") = 0,
      "simulate_patterns on the GPU: float32 (N, n_points) and one error message per item ('' on success). "
      "Same noise streams as the CPU; agrees with it up to rounding. RuntimeError without CUDA.");

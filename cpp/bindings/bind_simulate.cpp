@@ -180,17 +180,9 @@ void add_simulate(py::module_& m) {
 
   m.def("simulate_patterns", [](const std::vector<PhaseList>& items, const std::vector<SimulationParams>& params,
                                const py::handle& grid, std::uint64_t seed, int n_threads) {
-    std::vector<std::vector<Phase>> ph;
-    for (const PhaseList& item : items) ph.push_back(phases_of(item));
-    const std::vector<double> g = grid_from(grid);
-    py::array_t<float> out({static_cast<py::ssize_t>(items.size()), static_cast<py::ssize_t>(g.size())});
-    std::vector<std::string> errors;
-    float* data = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      simulate_batch(ph, params, g, seed, n_threads, data, errors);
-    }
-    return py::make_tuple(out, errors);
+    return bind::run_batch(items, grid, [&](const auto& phases, const auto& g, float* data, auto& errors) {
+      simulate_batch(phases, params, g, seed, n_threads, data, errors);
+    });
   }, py::arg("items"), py::arg("params"), py::arg("grid"), py::arg("seed") = 0, py::arg("n_threads") = 0,
      "Patterns of many mixtures as float32 (N, n_points), with one error message per item ('' on success).");
 }

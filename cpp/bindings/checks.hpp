@@ -56,4 +56,21 @@ inline std::vector<Phase> phases_of(const PhaseList& list) {
   return out;
 }
 
+// A batch call shared by the CPU and CUDA bindings: convert the items and the grid, allocate
+// the float32 (N, n_points) output, run `simulate` without the GIL, return (patterns, errors).
+template <typename Simulate>
+py::tuple run_batch(const std::vector<PhaseList>& items, const py::handle& grid, Simulate simulate) {
+  std::vector<std::vector<Phase>> phases;
+  for (const PhaseList& item : items) phases.push_back(phases_of(item));
+  const std::vector<double> g = grid_from(grid);
+  py::array_t<float> out({static_cast<py::ssize_t>(items.size()), static_cast<py::ssize_t>(g.size())});
+  std::vector<std::string> errors;
+  float* data = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    simulate(phases, g, data, errors);
+  }
+  return py::make_tuple(out, errors);
+}
+
 }  // namespace xrdfast::bind

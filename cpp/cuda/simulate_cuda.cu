@@ -120,14 +120,6 @@ XRDFAST_HD double lorentz_polarisation(double theta, const ItemParams& p) {
   return lp;
 }
 
-// simulate.cpp: observed_two_theta (degrees) of Bragg angle theta (radians).
-double observed_two_theta(double theta, const SimulationParams& p) {
-  const double displacement = -2.0 * p.sample_displacement * std::cos(theta) / p.goniometer_radius / kDegree;
-  return 2 * theta / kDegree + p.zero_shift + displacement;
-}
-
-// simulate.cpp: kCoincidentLines, degrees 2theta: closer lines are drawn as one.
-constexpr double kCoincidentLines = 1e-7;
 
 // Device twins of profile.hpp's inline functions (host-only there), same names and maths.
 namespace dev {

@@ -16,8 +16,6 @@ namespace xrdfast {
 
 namespace {
 
-constexpr double kCoincidentLines = 1e-7;  // degrees 2theta: closer lines are drawn as one
-
 std::string num(double v) { return std::to_string(v); }
 
 // Lorentz-polarisation factor at Bragg angle theta (radians), ITC Vol. C 6.2.5.
@@ -33,13 +31,12 @@ double lorentz_polarisation(double theta, const SimulationParams& p) {
   return lp;
 }
 
-// Observed 2theta (degrees) of a reflection with Bragg angle theta (radians).
+}  // namespace
+
 double observed_two_theta(double theta, const SimulationParams& p) {
   const double displacement = -2.0 * p.sample_displacement * std::cos(theta) / p.goniometer_radius / kDegree;
   return 2 * theta / kDegree + p.zero_shift + displacement;
 }
-
-}  // namespace
 
 void SimulationParams::validate() const {
   auto fail = [](const std::string& why) { throw std::invalid_argument("simulation parameters: " + why); };

@@ -21,6 +21,8 @@
 
 namespace xrdfast {
 
+constexpr double kCoincidentLines = 1e-7;  // degrees 2theta: closer lines are drawn as one peak
+
 enum class Geometry { BraggBrentano, DebyeScherrer };
 enum class ProfileShape { PseudoVoigt, ThompsonCoxHastings };
 
@@ -83,6 +85,10 @@ struct Pattern {
   std::vector<double> intensity;
   std::vector<Line> lines;
 };
+
+// Observed 2theta (degrees) of a reflection with Bragg angle theta (radians): zero shift and
+// sample displacement (-2 s cos(theta) / R) applied.
+double observed_two_theta(double theta, const SimulationParams& params);
 
 // What every line computation settles first: the resolution limit (with a margin for
 // shifts and peak reach), the scattering model and each phase's Hill-Howard scale. Shared by
