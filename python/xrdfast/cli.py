@@ -81,6 +81,103 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from xrdfast.ml.train import TrainConfig, train
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    config = TrainConfig.from_toml(args.config)
+    final = train(config, args.out, device=args.device, progress=not args.quiet)
+    if args.release:
+        from xrdfast.ml.checkpoint import release
+
+        release(final, args.release)
+        print(f"release checkpoint: {args.release}")
+    print(f"trained and calibrated: {final}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from xrdfast.ml.train import recalibrate
+
+    overrides = {k: v for k, v in {"prior_source": args.prior, "prior_smoothing": args.smoothing,
+                                   "calibration_samples": args.samples}.items() if v is not None}
+    c = recalibrate(args.checkpoint, args.out, **overrides)
+    print(f"{args.out or args.checkpoint}: temperature {c.temperature:.3f}, prior {c.prior_source} "
+          f"(smoothing {c.prior_smoothing}), abstain below p = {c.abstain_below:.3f}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from xrdfast.ml.evaluate import evaluate
+
+    report = evaluate(args.checkpoint, args.data, out=args.out, shared=Path(args.shared) if args.shared else None)
+    rows = [(name, report[name]) for name in ("uncalibrated", "calibrated", "calibrated_with_prior", "prior_only")
+            if name in report]
+    print(f"{report['description']}: {report['n']} patterns; temperature {report['temperature']:.3f}")
+    print(f"  {'':24s} {'top-1':>7s} {'top-3':>7s} {'top-5':>7s} {'ECE':>7s} {'NLL':>7s}")
+    for name, r in rows:
+        print(f"  {name:24s} {100 * r['top1']:6.1f}% {100 * r['top3']:6.1f}% {100 * r['top5']:6.1f}% "
+              f"{r['ece']:7.3f} {r['nll']:7.3f}")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from xrdfast.classify import classify_many
+    from xrdfast.readers import PatternReadError
+
+    status = 0
+    results = []
+    for path in args.files:  # one at a time: a bad file costs only its own result
+        try:
+            results.append(classify_many([path], args.top_k, wavelength=args.wavelength, model=args.model,
+                                         with_prior=not args.no_prior)[0])
+        except (PatternReadError, OSError) as error:
+            print(f"xrdfast predict: error: {error}", file=sys.stderr)
+            status = 1
+            continue
+        if not args.json:
+            print(results[-1].table())
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+    if args.plot and results:
+        from xrdfast.plotting import plot_prediction
+
+        plot_prediction(results, args.plot, wavelength=args.wavelength)
+    return status
+
+
+def _cmd_screen(args: argparse.Namespace) -> int:
+    import logging
+
+    from xrdfast.screen import screen
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.workers:
+        import torch
+
+        torch.set_num_threads(args.workers)
+    summary = screen(args.inputs, args.out, top_k=args.top_k, wavelength=args.wavelength, model=args.model,
+                     chunk=args.chunk, scheduler=args.scheduler, progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from xrdfast.demo import run
+
+    run(plot=args.plot, model=args.model)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xrdfast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +209,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): one task per shard")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(run=_cmd_generate)
+    tr = sub.add_parser("train", help="train a model through the curriculum (stages 1 -> 2 -> calibration and prior)")
+    tr.add_argument("config", help="training configuration (TOML; see configs/)")
+    tr.add_argument("--out", required=True, help="run directory: last.pt (resumable) and final.pt")
+    tr.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the GPU when there is one)")
+    tr.add_argument("--release", help="also write a small deployable copy (float16, no optimiser state)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(run=_cmd_train)
+    ca = sub.add_parser("calibrate", help="refit a checkpoint's temperature, prior and abstention threshold")
+    ca.add_argument("checkpoint")
+    ca.add_argument("--prior", help="frequency source: icsd, cod, amcsd, icsd+cod (default: the checkpoint's)")
+    ca.add_argument("--smoothing", type=float, help="pseudo-count added to every extinction group")
+    ca.add_argument("--samples", type=int, help="held-out realistic synthetic patterns to fit on")
+    ca.add_argument("--out", help="write here instead of updating the checkpoint in place")
+    ca.set_defaults(run=_cmd_calibrate)
+    ev = sub.add_parser("evaluate", help="metrics of a checkpoint on measured or synthetic data (JSON + plots)")
+    ev.add_argument("checkpoint")
+    ev.add_argument("data", help="patterns .npz (two_theta, intensity, eg), a generated dataset directory, "
+                                 "synthetic:STAGE:N or amcsd:N")
+    ev.add_argument("--out", help="directory for report.json, reliability.png, confusion.png")
+    ev.add_argument("--shared", help="the reference material (for the paper's subgroup graph)")
+    ev.add_argument("--json", action="store_true", help="also print the whole report")
+    ev.set_defaults(run=_cmd_evaluate)
+    pr = sub.add_parser("predict", help="classify measured patterns: ranked extinction groups, crystal system, space groups")
+    pr.add_argument("files", nargs="+", help="pattern files (.xy .xye .dat .csv .xrdml .raw .brml .ras .rasx .gsa .fxye .cif)")
+    pr.add_argument("--top-k", type=int, default=5)
+    pr.add_argument("--wavelength", type=float, help="Å, when the file does not say (e.g. 1.5406 Cu, 0.7093 Mo)")
+    pr.add_argument("--json", action="store_true", help="JSON instead of tables")
+    pr.add_argument("--plot", help="figure of the pattern and the probabilities of the top groups")
+    pr.add_argument("--no-prior", action="store_true", help="leave out the natural-frequency prior")
+    pr.add_argument("--model", help="a checkpoint instead of the shipped model")
+    pr.set_defaults(run=_cmd_predict)
+    sc = sub.add_parser("screen", help="classify every pattern of directories/globs into a table (resumable)")
+    sc.add_argument("inputs", nargs="+", help="directories, files or glob patterns ('data/**/*.xy')")
+    sc.add_argument("--out", required=True, help="results .csv, .jsonl or .parquet; files already in it are skipped")
+    sc.add_argument("--top-k", type=int, default=5)
+    sc.add_argument("--wavelength", type=float, help="Å, for files that do not say")
+    sc.add_argument("--workers", type=int, default=0, help="CPU threads for inference (0: torch's default)")
+    sc.add_argument("--chunk", type=int, default=512, help="files per batch (and per Dask task)")
+    sc.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): chunks run on the cluster")
+    sc.add_argument("--model", help="a checkpoint instead of the shipped model")
+    sc.add_argument("--quiet", action="store_true", help="no progress bar")
+    sc.set_defaults(run=_cmd_screen)
+    de = sub.add_parser("demo", help="simulate a few real minerals, classify them and compare with the truth")
+    de.add_argument("--plot", default="xrdfast-demo.png", help="where to write the figure ('' for none)")
+    de.add_argument("--model", help="a checkpoint instead of the shipped model")
+    de.set_defaults(run=_cmd_demo)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

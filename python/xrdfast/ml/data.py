@@ -87,3 +87,43 @@ class ShardPatterns(Dataset):
         i = index - self.offsets[shard]
         records = {k: f[k][i:i + 1] for k in LABEL_KEYS if k in f}
         return torch.from_numpy(f["patterns"][i]), {k: torch.as_tensor(v[0]) for k, v in records.items()}
+
+
+class CurriculumBatches(IterableDataset):
+    """Whole training batches, batch ``s`` being samples [(s W + r) B, (s W + r + 1) B) of a
+    stage's stream for rank r of W: the data of a run is a pure function of the step, so a
+    resumed run sees exactly the batches it would have seen, whatever the number of
+    DataLoader workers (worker w of k takes steps first + w, first + w + k, ...; the DataLoader
+    interleaves workers in order). ``mixture`` maps stage names to weights; each step draws
+    its stage from a generator keyed by (seed, step)."""
+
+    def __init__(self, mixture: dict[str, float], seed: int, batch: int, first_step: int, n_steps: int,
+                 rank: int = 0, world_size: int = 1) -> None:
+        super().__init__()
+        if not mixture or any(w < 0 for w in mixture.values()) or sum(mixture.values()) <= 0:
+            raise ValueError(f"stage mixture {mixture!r}: expected non-negative weights with a positive sum")
+        self.stages = list(mixture)
+        weights = np.array([mixture[s] for s in self.stages], dtype=float)
+        self.weights = weights / weights.sum()
+        self.seed, self.batch, self.first_step, self.n_steps = seed, batch, first_step, n_steps
+        self.rank, self.world_size = rank, world_size
+        self.grid = default_grid()
+
+    def stage_of(self, step: int) -> str:
+        if len(self.stages) == 1:
+            return self.stages[0]
+        u = np.random.default_rng([self.seed, step]).random()
+        return self.stages[min(int(np.searchsorted(np.cumsum(self.weights), u, side="right")), len(self.stages) - 1)]
+
+    def batch_at(self, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        first = (step * self.world_size + self.rank) * self.batch
+        patterns, records = generate_samples(self.stage_of(step), self.seed, first, self.batch, self.grid, n_threads=1)
+        ok = records["status"] == 0  # samples the generator gave up on carry no label
+        return (torch.from_numpy(patterns[ok]),
+                {k: torch.as_tensor(records[k][ok]) for k in LABEL_KEYS if k in records})
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        info = get_worker_info()
+        k, w = (info.num_workers, info.id) if info else (1, 0)
+        for step in range(self.first_step + w, self.first_step + self.n_steps, k):
+            yield self.batch_at(step)

@@ -1,0 +1,135 @@
+"""Checkpoints: everything needed to rebuild, resume or deploy a model, in one file.
+
+A checkpoint is a ``torch.save`` dict (weights-only loadable) holding the architecture and
+its ``ModelConfig``, the training configuration, the step reached, the optimiser state
+(dropped from release files), the data-generation settings, the calibration
+(temperature and prior) and the xrdfast version that wrote it. ``Classifier`` wraps a loaded
+model with its calibration: patterns on the model grid in, extinction-group probabilities out.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xrdfast._core import build_info
+from xrdfast.ml.calibration import Calibration, logits_from_probabilities
+from xrdfast.ml.model import ModelConfig, PhysicsViT, ResNet1d
+
+ARCHITECTURES = ("vit", "resnet")
+FORMAT = "xrdfast-checkpoint-1"
+
+
+def build_model(arch: str, config: ModelConfig) -> nn.Module:
+    if arch == "vit":
+        return PhysicsViT(config)
+    if arch == "resnet":
+        return ResNet1d(config)
+    raise ValueError(f"architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
+
+
+def model_config_from_dict(values: dict[str, Any]) -> ModelConfig:
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown model settings {sorted(unknown)}; known: {sorted(known)}")
+    return ModelConfig(**values)
+
+
+def save(path: str | Path, model: nn.Module, arch: str, *, step: int, train_config: dict[str, Any],
+         optimizer: torch.optim.Optimizer | None = None, calibration: Calibration | None = None,
+         extra: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temporary name, then rename): an interrupted save never leaves a
+    truncated checkpoint where a good one was."""
+    path = Path(path)
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    payload = {
+        "format": FORMAT,
+        "xrdfast_version": build_info()["version"],
+        "arch": arch,
+        "model_config": model.config.as_dict(),
+        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "train_config": train_config,
+        "step": step,
+        "calibration": calibration.to_dict() if calibration else None,
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        **(extra or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+    return path
+
+
+def load_payload(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise ValueError(f"{path}: not a readable xrdfast checkpoint ({error})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an xrdfast checkpoint (expected format {FORMAT!r})")
+    return payload
+
+
+def release(source: str | Path, target: str | Path, half: bool = True) -> Path:
+    """A deployable copy: no optimiser state, weights in float16 (restored to float32 on load)."""
+    payload = load_payload(source)
+    payload["optimizer_state"] = None
+    if half:
+        payload["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["model_state"].items()}
+    target = Path(target)
+    partial = target.with_name(target.name + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, target)
+    return target
+
+
+@dataclass
+class Classifier:
+    """A trained model with its calibration, in evaluation mode."""
+
+    model: nn.Module
+    calibration: Calibration
+    payload: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Classifier":
+        payload = load_payload(path)
+        model = build_model(payload["arch"], model_config_from_dict(payload["model_config"]))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model_state"].items()})
+        model.to(device).eval()
+        calibration = Calibration.from_dict(payload["calibration"]) if payload.get("calibration") else Calibration(1.0)
+        return cls(model, calibration, payload)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def grid(self) -> np.ndarray:
+        c = self.config
+        return np.linspace(c.two_theta_min, c.two_theta_max, c.n_points)
+
+    @torch.inference_mode()
+    def log_probabilities(self, patterns: np.ndarray | torch.Tensor, with_prior: bool = True,
+                          calibrated: bool = True, batch: int = 512) -> np.ndarray:
+        """(N, n_points) patterns on the model grid -> (N, 99) log-probabilities of EG 1..99."""
+        x = torch.as_tensor(np.asarray(patterns, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.config.n_points:
+            raise ValueError(f"patterns: expected shape (N, {self.config.n_points}) on the model grid, got {tuple(x.shape)}")
+        device = next(self.model.parameters()).device
+        chunks = []
+        for i in range(0, len(x), batch):
+            out, _ = self.model(x[i:i + batch].to(device))
+            z = logits_from_probabilities(out["probabilities"].float())  # the fused model's log-probabilities
+            chunks.append(self.calibration.apply(z, with_prior=with_prior) if calibrated else torch.log_softmax(z, -1))
+        return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 99), dtype=np.float32)
