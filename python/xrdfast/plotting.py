@@ -42,3 +42,26 @@ def plot_pattern(pattern: Pattern, path: str | Path, title: str = "", label_line
         ax.set_title(title)
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def plot_prediction(predictions: list, path: str | Path, wavelength: float | None = None, max_rows: int = 8) -> None:
+    """Each measured pattern (left) beside the probabilities of its top groups (right)."""
+    from xrdfast.readers import read_pattern
+
+    plt = _pyplot()
+    rows = predictions[:max_rows]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 2.4 * len(rows) + 0.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [3, 1]}, layout="constrained")
+    for (left, right), p in zip(axes, rows):
+        measured = read_pattern(p.source, wavelength=wavelength)
+        left.plot(measured.two_theta, measured.intensity, lw=0.7, color="k")
+        left.set_title(Path(p.source).name, fontsize=9, loc="left")
+        left.set_xlabel(f"2θ (degrees{f', λ = {measured.wavelength:.4f} Å' if measured.wavelength else ''})", fontsize=8)
+        labels = [f"EG {c.extinction_group} {c.symbol}" for c in p.candidates][::-1]
+        right.barh(labels, [c.probability for c in p.candidates][::-1], color="tab:blue")
+        right.set_xlim(0, 1)
+        right.tick_params(labelsize=7)
+        right.set_title(f"{p.crystal_system}{' (abstains)' if p.abstain else ''}", fontsize=9)
+    axes[-1][1].set_xlabel("calibrated probability")
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

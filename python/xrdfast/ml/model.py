@@ -118,7 +118,7 @@ class PhysicsViT(nn.Module):
             x = block(x)
         h = self.norm(x[:, 0])                                                          # (B, C)
         out = {name: head(h) for name, head in self.heads.items()}
-        out["rule_scores"] = rule_scores(out, self.templates)                           # (B, 99)
+        out["rule_scores"] = rule_scores(out, self.templates, self.pos_weight)          # (B, 99)
         out["probabilities"] = fuse(out, c.fusion_alpha)
         loss = None if targets is None else self.loss(out, targets)
         return out, loss
@@ -160,11 +160,18 @@ def patch_embedding(c: ModelConfig, channels: int) -> nn.Module:
                          nn.GELU(), nn.Conv1d(c.stem_channels, c.d_model, kernel_size=k, stride=k))
 
 
-def rule_scores(out: dict[str, torch.Tensor], templates: torch.Tensor) -> torch.Tensor:
-    """s(EG) = log p(system) + log p(lattice) + sum_j [t_j log s(z_j) + (1 - t_j) log(1 - s(z_j))]."""
+def rule_scores(out: dict[str, torch.Tensor], templates: torch.Tensor,
+                pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """s(EG) = log p(system) + log p(lattice) + sum_j [t_j log s(z_j) + (1 - t_j) log(1 - s(z_j))].
+
+    BCE with positive weight w drives the operator logit to logit(p) + log w, not logit(p):
+    the weight that helps rare bits train also biases every bit towards "present", which
+    favours the groups with the most screw axes and glides. Given ``pos_weight`` the logits
+    are corrected by - log w before decoding (the paper decodes the biased logits).
+    """
     log_sys = F.log_softmax(out["system"], -1) @ templates[:, :7].T                     # (B, 99)
     log_lat = F.log_softmax(out["lattice"], -1) @ templates[:, 7:12].T
-    z = out["operators"]
+    z = out["operators"] if pos_weight is None else out["operators"] - pos_weight.log()
     ops = F.logsigmoid(z) @ templates[:, 12:].T + F.logsigmoid(-z) @ (1 - templates[:, 12:]).T
     return log_sys + log_lat + ops
 
@@ -213,7 +220,7 @@ class ResNet1d(nn.Module):
         x = scale_intensity(intensity, self.config.intensity).unsqueeze(1)               # (B, 1, N)
         h = self.layers(self.stem(x)).mean(-1)                                          # (B, C)
         out = {name: head(h) for name, head in self.heads.items()}
-        out["rule_scores"] = rule_scores(out, self.templates)
+        out["rule_scores"] = rule_scores(out, self.templates, self.pos_weight)
         out["probabilities"] = fuse(out, self.config.fusion_alpha)
         loss = None if targets is None else PhysicsViT.loss(self, out, targets)          # same objective
         return out, loss

@@ -238,13 +238,27 @@ def fused_log_probabilities(model: torch.nn.Module, patterns: np.ndarray, device
     return torch.cat(chunks)
 
 
+FUSION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
 def calibrate(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> Calibration:
-    """Stage 3: the temperature on held-out synthetic data (EG-balanced, so without the
-    prior), and the natural-frequency prior that deployment adds to the tempered logits."""
+    """Stage 3: the fusion weight alpha and the temperature on held-out synthetic data
+    (EG-balanced, so without the prior), the natural-frequency prior that deployment adds
+    to the tempered logits, and the abstention threshold. alpha is chosen among
+    ``FUSION_WEIGHTS`` by tempered NLL (the paper fixes 0.25 or 0.5; which head is better
+    depends on how far training got) and written into the model's config."""
     patterns, labels = calibration_set(config)
-    z = fused_log_probabilities(model, patterns, device)
     y = torch.as_tensor(labels - 1, dtype=torch.long)
-    temperature = fit_temperature(z, y)
+    best = None
+    for alpha in FUSION_WEIGHTS:
+        model.config.fusion_alpha = alpha
+        z = fused_log_probabilities(model, patterns, device)
+        t = fit_temperature(z, y)
+        nll = float(torch.nn.functional.nll_loss(calibrated_log_probs(z, t), y))
+        log.info("fusion alpha %.2f: temperature %.3f, held-out NLL %.4f", alpha, t, nll)
+        if best is None or nll < best[0]:
+            best = (nll, alpha, t, z)
+    _, model.config.fusion_alpha, temperature, z = best
     prior = extinction_group_prior(config.prior_source, config.prior_smoothing)
     threshold = abstention_threshold(calibrated_log_probs(z, temperature), y, config.abstain_target_accuracy)
     return Calibration(temperature=float(temperature), prior_source=config.prior_source,
@@ -270,7 +284,8 @@ def recalibrate(checkpoint: str | Path, out: str | Path | None = None, **overrid
     values = {**classifier.payload["train_config"], **overrides}
     config = TrainConfig(**values)
     calibration = calibrate(classifier.model, config, torch.device("cpu"))
-    payload = dict(classifier.payload, calibration=calibration.to_dict(), train_config=config.as_dict())
+    payload = dict(classifier.payload, calibration=calibration.to_dict(), train_config=config.as_dict(),
+                   model_config=classifier.model.config.as_dict())  # with the chosen fusion weight
     target = Path(out) if out is not None else Path(checkpoint)
     partial = target.with_name(target.name + ".partial")
     torch.save(payload, partial)
