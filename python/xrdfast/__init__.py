@@ -15,6 +15,8 @@ from xrdfast._core import (
     build_info,
     rule_bit_names,
 )
+from xrdfast.classify import Candidate, Prediction, classify, classify_many
+from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
 from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
 from xrdfast.structure import from_arrays, from_ase, from_cif, from_pymatgen, load_structure
 from xrdfast.symmetry import extinction_group
@@ -24,6 +26,14 @@ __version__: str = build_info()["version"]
 
 __all__ = [
     "BatchResult",
+    "Candidate",
+    "MeasuredPattern",
+    "PatternReadError",
+    "Prediction",
+    "classify",
+    "classify_many",
+    "read_pattern",
+    "to_grid",
     "Crystal",
     "Pattern",
     "SimulationParams",

@@ -446,6 +446,9 @@ def _columns(src: str, text: str, columns: str = "2θ, intensity[, esd]",
              ) -> tuple[np.ndarray, list[int], list[str]]:
     """Numeric rows of ``text``: ([n, k] values, their line numbers, header lines). Text
     before the first numeric row is header; after it, a non-numeric row is an error."""
+    fast = _plain_columns(text, counts, first_line)
+    if fast is not None:
+        return fast
     rows: list[list[float]] = []
     numbers: list[int] = []
     header: list[str] = []
@@ -479,6 +482,44 @@ def _columns(src: str, text: str, columns: str = "2θ, intensity[, esd]",
         numbers.append(number)
     table = np.array(rows, dtype=np.float64).reshape(len(rows), width)
     return table, numbers, header
+
+
+def _plain_columns(text: str, counts: tuple[int, int], first_line: int
+                   ) -> tuple[np.ndarray, list[int], list[str]] | None:
+    """The common case in one NumPy call (~10x faster than line by line): a header, then
+    whitespace-separated rows of equal width with no comments, blank lines or other
+    delimiters. Anything else returns None and goes the careful way, which also words
+    the errors."""
+    lines = text.splitlines()
+    header: list[str] = []
+    start = 0
+    for start, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(_COMMENTS) and _floats(_fields(stripped)) is not None:
+            break
+        if stripped:
+            header.append(stripped)
+    else:
+        return None
+    body = lines[start:]
+    while body and not body[-1].strip():
+        body.pop()
+    width = len(body[0].split())
+    if not counts[0] <= width <= counts[1]:
+        return None
+    joined = "\n".join(body)
+    if any(c in joined for c in ",;#!%/") or "\n\n" in joined:
+        return None
+    try:
+        values = np.array(joined.split(), dtype=np.float64)
+    except ValueError:
+        return None
+    if values.size != width * len(body) or any(len(b.split()) != width for b in (body[0], body[-1])):
+        return None
+    table = values.reshape(len(body), width)
+    if len(body) > 2 and any(len(line.split()) != width for line in body):  # ragged rows that happen to add up
+        return None
+    return table, list(range(first_line + start, first_line + start + len(body))), header
 
 
 def _quote(text: str, limit: int = 60) -> str:
