@@ -113,8 +113,25 @@ def test_predict_cli_exit_codes_json_and_plot(tmp_path: Path, capsys):
     assert str(good) in captured.out  # the good file's result is not lost
 
 
-@pytest.mark.parametrize("bad", BAD[::7], ids=lambda p: p.name)
-def test_predict_cli_never_tracebacks_on_bad_files(bad: Path):
+def test_every_bad_file_is_an_error_row_naming_it_and_the_good_ones_survive(tmp_path: Path):
+    good = DATA / "patterns" / "cu-gaussians-v1.5-counts.xrdml"
+    rows, _, _ = __import__("xrdfast.screen", fromlist=["classify_chunk"]).classify_chunk(
+        [str(p) for p in BAD] + [str(good)], top_k=2, wavelength=1.540593)
+    assert len(rows) == len(BAD) + 1
+    for path, row in zip(BAD, rows):
+        assert row["status"] == "error" and path.name in row["error"] and "unexpected" not in row["error"], row
+    assert rows[-1]["status"] == "ok" and rows[-1]["file"] == str(good)
+
+
+def test_predict_reports_every_bad_file_without_traceback(capsys):
+    for bad in BAD:
+        assert main(["predict", str(bad), "--wavelength", "1.5406"]) == 1, bad
+        err = capsys.readouterr().err
+        assert bad.name in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad", BAD[::12], ids=lambda p: p.name)
+def test_predict_process_never_tracebacks_on_bad_files(bad: Path):
     result = subprocess.run([sys.executable, "-m", "xrdfast.cli", "predict", str(bad), "--wavelength", "1.5406"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1

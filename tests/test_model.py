@@ -2,6 +2,8 @@
 and a CPU run that overfits one small batch."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -64,3 +66,29 @@ def test_overfits_one_small_batch_on_cpu():
     out, loss = model(x, y)
     assert loss.item() < 0.1 * first
     assert torch.equal(out["probabilities"].argmax(-1) + 1, y["extinction_group"])
+
+
+def test_positive_weight_bias_is_removed_before_decoding():
+    """Weighted BCE on a bit that is 1 with frequency p is minimised at logit(p) + log w;
+    decoding subtracts log w, so the decoded bit probability is p again."""
+    import torch.nn.functional as F
+
+    p, w = 0.2, torch.tensor([9.0])
+    z = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([z], max_iter=100)
+    targets = torch.tensor([1.0] * 2 + [0.0] * 8)  # frequency 0.2
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(z.expand(10), targets, pos_weight=w)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    z = z.detach()
+    assert float(z) == pytest.approx(math.log(p / (1 - p)) + math.log(9.0), abs=1e-3)
+    t = rule_templates()
+    out = {"system": torch.zeros(1, 7), "lattice": torch.zeros(1, 5), "operators": torch.full((1, 25), float(z))}
+    weights = torch.full((25,), 9.0)
+    corrected = rule_scores(out, t, weights) - rule_scores({**out, "operators": out["operators"] - math.log(9.0)}, t)
+    assert torch.allclose(corrected, torch.zeros_like(corrected), atol=1e-5)
