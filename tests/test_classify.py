@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 
 import xrdfast  # noqa: E402
-from xrdfast.classify import classify, classify_many, load_model, model_wavelength  # noqa: E402
+from xrdfast.classify import classify, load_model, model_wavelength  # noqa: E402
 from xrdfast.cli import main  # noqa: E402
 from xrdfast.readers import ANODE_WAVELENGTHS, PatternReadError  # noqa: E402
 from xrdfast.screen import find_files, screen  # noqa: E402

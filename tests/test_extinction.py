@@ -3,7 +3,6 @@ targets against the extinction symbols and cctbx's centring."""
 from __future__ import annotations
 
 import csv
-import re
 
 import numpy as np
 import pytest

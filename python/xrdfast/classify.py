@@ -2,9 +2,9 @@
 crystal system, the compatible space groups of each group ranked by how common they are in
 nature, and an abstention flag.
 
-    >>> import xrdfast
-    >>> p = xrdfast.classify("sample.xrdml")          # or a MeasuredPattern, or (2theta, I)
-    >>> p.top.extinction_group, p.top.probability, p.crystal_system, p.abstain
+    import xrdfast
+    p = xrdfast.classify("sample.xrdml")          # or a MeasuredPattern, or (2theta, I)
+    p.top.extinction_group, p.top.probability, p.crystal_system, p.abstain
 
 The shipped model (``xrdfast/models/``) loads once per process, offline, on the CPU. A pattern
 at any wavelength and on any 2theta grid is mapped onto the model's grid (Cu K-alpha1,
@@ -17,7 +17,6 @@ import functools
 import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any, Sequence, Union
 
 import numpy as np

@@ -200,7 +200,7 @@ class ResNet1d(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None, width: int = 32) -> None:
         super().__init__()
-        c = self.config = config or ModelConfig()
+        self.config = config or ModelConfig()
         self.stem = nn.Sequential(nn.Conv1d(1, width, 15, 2, 7, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
                                   nn.MaxPool1d(3, 2, 1))
         layers, c_in = [], width
