@@ -177,6 +177,21 @@ def test_screen_jsonl_and_glob_and_dask(tmp_path: Path):
     assert [r["status"] for r in rows if r["file"].endswith("garbage.xy")] == ["error"]
 
 
+def test_screen_parquet_resumes(tmp_path: Path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    for p in GOOD[:3]:
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    (tmp_path / "empty.xy").write_bytes(b"")
+    out = tmp_path / "results.parquet"
+    first = screen([tmp_path], out, wavelength=1.540593, progress=False)
+    table = pq.read_table(out).to_pylist()
+    assert first.classified == 3 and first.failed == 1 and len(table) == 4
+    assert {r["status"] for r in table} == {"ok", "error"}
+    (tmp_path / "more.xy").write_bytes((DATA / "patterns" / "cu-gaussians.xy").read_bytes())
+    second = screen([tmp_path], out, wavelength=1.540593, progress=False)
+    assert second.skipped == 4 and second.classified == 1 and len(pq.read_table(out)) == 5
+
+
 def test_screen_command_line(tmp_path: Path, capsys):
     for p in GOOD[:3]:
         (tmp_path / p.name).write_bytes(p.read_bytes())
