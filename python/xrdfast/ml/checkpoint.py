@@ -121,8 +121,9 @@ class Classifier:
 
     @torch.inference_mode()
     def log_probabilities(self, patterns: np.ndarray | torch.Tensor, with_prior: bool = True,
-                          calibrated: bool = True, batch: int = 512) -> np.ndarray:
-        """(N, n_points) patterns on the model grid -> (N, 99) log-probabilities of EG 1..99."""
+                          calibrated: bool = True, batch: int = 128) -> np.ndarray:
+        """(N, n_points) patterns on the model grid -> (N, 99) log-probabilities of EG 1..99.
+        Batches of 128: on two CPU cores they run ~1.6x faster than 512 (cache-resident)."""
         x = torch.as_tensor(np.asarray(patterns, dtype=np.float32))
         if x.ndim != 2 or x.shape[1] != self.config.n_points:
             raise ValueError(f"patterns: expected shape (N, {self.config.n_points}) on the model grid, got {tuple(x.shape)}")
