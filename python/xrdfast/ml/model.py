@@ -91,14 +91,7 @@ class PhysicsViT(nn.Module):
         self.physics = nn.Sequential(nn.Linear(1, c.d_model), nn.GELU(), nn.Linear(c.d_model, c.d_model))
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.d_model)
-        self.heads = nn.ModuleDict({"system": nn.Linear(c.d_model, N_SYSTEMS), "lattice": nn.Linear(c.d_model, N_LATTICES),
-                                    "operators": nn.Linear(c.d_model, N_OPERATORS), "direct": nn.Linear(c.d_model, N_GROUPS)})
-        templates = rule_templates()
-        self.register_buffer("templates", templates, persistent=False)                # (99, 37)
-        ops = templates[:, 12:]
-        pos_weight = torch.tensor(c.operator_pos_weight) if c.operator_pos_weight else \
-            ((ops.shape[0] - ops.sum(0)) / ops.sum(0).clamp(min=1)).clamp(max=100)
-        self.register_buffer("pos_weight", pos_weight.float(), persistent=False)      # (25,)
+        self.heads = DualDecoder(c.d_model, c)
         nn.init.trunc_normal_(self.position, std=0.02)
         nn.init.trunc_normal_(self.cls, std=0.02)
 
@@ -117,21 +110,40 @@ class PhysicsViT(nn.Module):
         for block in self.blocks:
             x = block(x)
         h = self.norm(x[:, 0])                                                          # (B, C)
-        out = {name: head(h) for name, head in self.heads.items()}
+        return self.heads(h, c, targets)
+
+
+class DualDecoder(nn.ModuleDict):
+    """The heads on a pooled feature (B, width) and their decoding, shared by every backbone:
+    rule heads (crystal system, lattice, 25 operator bits) decoded to extinction-group scores
+    through the exact templates, a direct 99-way head, and their fusion. The loss is
+    CE(system) + CE(lattice) + BCE(operators, positive weights) + lambda CE(direct)."""
+
+    def __init__(self, width: int, c: ModelConfig) -> None:
+        super().__init__({"system": nn.Linear(width, N_SYSTEMS), "lattice": nn.Linear(width, N_LATTICES),
+                          "operators": nn.Linear(width, N_OPERATORS), "direct": nn.Linear(width, N_GROUPS)})
+        templates = rule_templates()
+        self.register_buffer("templates", templates, persistent=False)                # (99, 37)
+        ops = templates[:, 12:]
+        pos_weight = torch.tensor(c.operator_pos_weight) if c.operator_pos_weight else \
+            ((ops.shape[0] - ops.sum(0)) / ops.sum(0).clamp(min=1)).clamp(max=100)
+        self.register_buffer("pos_weight", pos_weight.float(), persistent=False)      # (25,)
+
+    def forward(self, h: torch.Tensor, c: ModelConfig, targets: dict[str, torch.Tensor] | None = None
+                ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        out = {name: head(h) for name, head in self.items()}
         out["rule_scores"] = rule_scores(out, self.templates, self.pos_weight)          # (B, 99)
         out["probabilities"] = fuse(out, c.fusion_alpha)
-        loss = None if targets is None else self.loss(out, targets)
-        return out, loss
+        return out, None if targets is None else self.loss(out, targets, c.direct_weight)
 
-    def loss(self, out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
-        """CE(system) + CE(lattice) + BCE(operators) + lambda CE(direct); targets hold the
-        extinction group (1..99) and the 37 rule bits."""
+    def loss(self, out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], direct_weight: float) -> torch.Tensor:
+        """Targets hold the extinction group (1..99) and the 37 rule bits."""
         bits = targets["rule_bits"].float()
         eg = targets["extinction_group"].long() - 1
         return (F.cross_entropy(out["system"], bits[:, :7].argmax(1))
                 + F.cross_entropy(out["lattice"], bits[:, 7:12].argmax(1))
                 + F.binary_cross_entropy_with_logits(out["operators"], bits[:, 12:], pos_weight=self.pos_weight)
-                + self.config.direct_weight * F.cross_entropy(out["direct"], eg))
+                + direct_weight * F.cross_entropy(out["direct"], eg))
 
 
 def scale_intensity(intensity: torch.Tensor, mode: str) -> torch.Tensor:
@@ -208,22 +220,12 @@ class ResNet1d(nn.Module):
             layers += [BasicBlock1d(c_in, c_out, 1 if i == 0 else 2), BasicBlock1d(c_out, c_out, 1)]
             c_in = c_out
         self.layers = nn.Sequential(*layers)
-        self.heads = nn.ModuleDict({"system": nn.Linear(c_in, N_SYSTEMS), "lattice": nn.Linear(c_in, N_LATTICES),
-                                    "operators": nn.Linear(c_in, N_OPERATORS), "direct": nn.Linear(c_in, N_GROUPS)})
-        templates = rule_templates()
-        self.register_buffer("templates", templates, persistent=False)
-        ops = templates[:, 12:]
-        self.register_buffer("pos_weight", ((ops.shape[0] - ops.sum(0)) / ops.sum(0).clamp(min=1)).clamp(max=100),
-                             persistent=False)
+        self.heads = DualDecoder(c_in, self.config)
 
     def forward(self, intensity: torch.Tensor, targets: dict[str, torch.Tensor] | None = None):
         x = scale_intensity(intensity, self.config.intensity).unsqueeze(1)               # (B, 1, N)
         h = self.layers(self.stem(x)).mean(-1)                                          # (B, C)
-        out = {name: head(h) for name, head in self.heads.items()}
-        out["rule_scores"] = rule_scores(out, self.templates, self.pos_weight)
-        out["probabilities"] = fuse(out, self.config.fusion_alpha)
-        loss = None if targets is None else PhysicsViT.loss(self, out, targets)          # same objective
-        return out, loss
+        return self.heads(h, self.config, targets)
 
 
 def plain_transformer_config(**overrides) -> ModelConfig:
