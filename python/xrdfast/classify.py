@@ -17,7 +17,7 @@ import functools
 import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from typing import Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from xrdfast._core import ExtinctionGroup
 from xrdfast.prior import compatible_space_groups
 from xrdfast.readers import (ANODE_WAVELENGTHS, CU_KA1, MeasuredPattern, PatternReadError, pattern_from_arrays,
                              read_pattern, to_grid)
+
+if TYPE_CHECKING:  # torch is imported only when a model is loaded
+    from xrdfast.ml.checkpoint import Classifier
 
 PatternLike = Union[str, os.PathLike, MeasuredPattern, tuple]
 MODEL_FILE = "xrdfast-eg-cpu-v1.pt"
@@ -94,8 +97,18 @@ def model_wavelength(wavelength: float) -> float:
     return wavelength
 
 
-def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None) -> tuple[np.ndarray, float, str, list[str]]:
-    """A pattern on the model grid: (intensity (n,), coverage, source name, warnings).
+@dataclass(frozen=True)
+class Prepared:
+    """A pattern ready for the model."""
+
+    intensity: np.ndarray   # (n_points,) float32 on the model grid, 0 where not measured
+    coverage: float         # fraction of the grid that was measured
+    source: str
+    warnings: list[str]
+
+
+def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None) -> Prepared:
+    """A pattern on the model grid.
 
     ``item``: a path (read with ``read_pattern``), a ``MeasuredPattern`` or (2theta, I)
     arrays. ``wavelength`` (Å) serves patterns that state none; arrays without it are Cu
@@ -112,28 +125,40 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
     warnings = []
     if coverage < 0.5:
         warnings.append(f"the data cover only {100 * coverage:.0f} % of the model's 5-90 degree (Cu) range")
-    return x.astype(np.float32), coverage, str(item.source), warnings
+    return Prepared(x.astype(np.float32), coverage, str(item.source), warnings)
 
 
-def predictions(log_probabilities: np.ndarray, sources: Sequence[str], coverages: Sequence[float],
-                warnings: Sequence[list[str]], threshold: float, top_k: int) -> list[Prediction]:
-    """Predictions from (N, 99) calibrated log-probabilities."""
-    p = np.exp(log_probabilities.astype(np.float64))
+def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int = 5, with_prior: bool = True) -> list[Prediction]:
+    """One batch through the model: predictions for prepared patterns."""
+    if not 1 <= top_k <= 99:
+        raise ValueError(f"top_k must be between 1 and 99, got {top_k}")
+    if not prepared:
+        return []
+    log_p = classifier.log_probabilities(np.stack([q.intensity for q in prepared]), with_prior=with_prior)
+    p = np.exp(log_p.astype(np.float64))
     p /= p.sum(1, keepdims=True)
-    systems = [ExtinctionGroup(n).crystal_system for n in range(1, 100)]
-    names = sorted(set(systems))
+    names, system_of = _systems()
+    threshold = classifier.calibration.abstain_below
     out = []
-    for row, source, coverage, warn in zip(p, sources, coverages, warnings):
+    for row, q in zip(p, prepared):
         order = np.argsort(-row, kind="stable")[:top_k]
-        marginal = {s: float(sum(row[i] for i in range(99) if systems[i] == s)) for s in names}
+        marginal = dict(zip(names, np.bincount(system_of, weights=row, minlength=len(names)).tolist()))
         out.append(Prediction(
-            source=source,
+            source=q.source,
             candidates=[_candidate(int(i) + 1, float(row[i])) for i in order],
             crystal_system=max(marginal, key=marginal.get),
             crystal_system_probabilities=marginal,
             abstain=bool(row[order[0]] < threshold),
-            threshold=threshold, coverage=coverage, warnings=list(warn)))
+            threshold=threshold, coverage=q.coverage, warnings=list(q.warnings)))
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _systems() -> tuple[list[str], np.ndarray]:
+    """The crystal systems (sorted) and, for EG 1..99, the index of each one's system."""
+    systems = [ExtinctionGroup(n).crystal_system for n in range(1, 100)]
+    names = sorted(set(systems))
+    return names, np.array([names.index(s) for s in systems])
 
 
 @functools.lru_cache(maxsize=128)
@@ -159,16 +184,8 @@ def classify_many(patterns: Sequence[PatternLike], top_k: int = 5, *, wavelength
                   model: str | None = None, with_prior: bool = True) -> list[Prediction]:
     """Classify several patterns in one batch (all must be readable; see ``screen`` for
     batches that keep going past bad files)."""
-    if not 1 <= top_k <= 99:
-        raise ValueError(f"top_k must be between 1 and 99, got {top_k}")
     classifier = load_model(model)
-    prepared = [prepare(item, classifier.grid, wavelength) for item in patterns]
-    if not prepared:
-        return []
-    x = np.stack([p[0] for p in prepared])
-    log_p = classifier.log_probabilities(x, with_prior=with_prior)
-    return predictions(log_p, [p[2] for p in prepared], [p[1] for p in prepared], [p[3] for p in prepared],
-                       classifier.calibration.abstain_below, top_k)
+    return predict(classifier, [prepare(item, classifier.grid, wavelength) for item in patterns], top_k, with_prior)
 
 
 __all__ = ["Candidate", "PatternReadError", "Prediction", "classify", "classify_many", "load_model"]

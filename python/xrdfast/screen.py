@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 
-from xrdfast.classify import load_model, predictions, prepare
+from xrdfast.classify import load_model, predict, prepare
 from xrdfast.readers import PatternReadError
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def classify_chunk(paths: Sequence[str], top_k: int = 5, wavelength: float | Non
     bad file: its row carries the error."""
     classifier = load_model(model)
     rows: dict[int, dict[str, Any]] = {}
-    ready: list[tuple[int, tuple]] = []
+    ready: list[tuple[int, Any]] = []
     t0 = time.perf_counter()
     for i, path in enumerate(paths):
         try:
@@ -89,13 +88,9 @@ def classify_chunk(paths: Sequence[str], top_k: int = 5, wavelength: float | Non
         except Exception as error:  # a reader bug must not cost the other files their results
             rows[i] = _error_row(path, f"{path}: unexpected {type(error).__name__}: {error}")
     t1 = time.perf_counter()
-    if ready:
-        x = np.stack([p[0] for _, p in ready])
-        log_p = classifier.log_probabilities(x, with_prior=with_prior)
-        found = predictions(log_p, [paths[i] for i, _ in ready], [p[1] for _, p in ready], [p[3] for _, p in ready],
-                            classifier.calibration.abstain_below, top_k)
-        for (i, _), prediction in zip(ready, found):
-            rows[i] = _row(paths[i], prediction)
+    found = predict(classifier, [q for _, q in ready], top_k, with_prior)
+    for (i, _), prediction in zip(ready, found):
+        rows[i] = _row(paths[i], prediction)
     t2 = time.perf_counter()
     return [rows[i] for i in range(len(paths))], t1 - t0, t2 - t1
 

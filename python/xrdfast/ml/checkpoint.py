@@ -44,8 +44,7 @@ def model_config_from_dict(values: dict[str, Any]) -> ModelConfig:
 def save(path: str | Path, model: nn.Module, arch: str, *, step: int, train_config: dict[str, Any],
          optimizer: torch.optim.Optimizer | None = None, calibration: Calibration | None = None,
          extra: dict[str, Any] | None = None) -> Path:
-    """Write atomically (temporary name, then rename): an interrupted save never leaves a
-    truncated checkpoint where a good one was."""
+    """The full checkpoint of a model (written atomically)."""
     path = Path(path)
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     payload = {
@@ -61,6 +60,13 @@ def save(path: str | Path, model: nn.Module, arch: str, *, step: int, train_conf
         **(extra or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
+    return write_payload(payload, path)
+
+
+def write_payload(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically (temporary name, then rename): an interrupted write never leaves a
+    truncated checkpoint where a good one was."""
+    path = Path(path)
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     os.replace(partial, path)
@@ -86,11 +92,20 @@ def release(source: str | Path, target: str | Path, half: bool = True) -> Path:
     payload["optimizer_state"] = None
     if half:
         payload["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["model_state"].items()}
-    target = Path(target)
-    partial = target.with_name(target.name + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, target)
-    return target
+    return write_payload(payload, target)
+
+
+@torch.inference_mode()
+def fused_log_probabilities(model: nn.Module, patterns: np.ndarray | torch.Tensor, batch: int = 128) -> torch.Tensor:
+    """(N, n_points) patterns -> (N, 99) log of the fused probabilities, on the CPU, in
+    evaluation mode. Batches of 128: on two CPU cores they run ~1.6x faster than 512
+    (cache-resident)."""
+    model.eval()
+    x = torch.as_tensor(np.asarray(patterns, dtype=np.float32))
+    device = next(model.parameters()).device
+    chunks = [logits_from_probabilities(model(x[i:i + batch].to(device))[0]["probabilities"].float()).cpu()
+              for i in range(0, len(x), batch)]
+    return torch.cat(chunks) if chunks else torch.zeros((0, 99))
 
 
 @dataclass
@@ -119,18 +134,12 @@ class Classifier:
         c = self.config
         return np.linspace(c.two_theta_min, c.two_theta_max, c.n_points)
 
-    @torch.inference_mode()
     def log_probabilities(self, patterns: np.ndarray | torch.Tensor, with_prior: bool = True,
-                          calibrated: bool = True, batch: int = 128) -> np.ndarray:
-        """(N, n_points) patterns on the model grid -> (N, 99) log-probabilities of EG 1..99.
-        Batches of 128: on two CPU cores they run ~1.6x faster than 512 (cache-resident)."""
-        x = torch.as_tensor(np.asarray(patterns, dtype=np.float32))
-        if x.ndim != 2 or x.shape[1] != self.config.n_points:
-            raise ValueError(f"patterns: expected shape (N, {self.config.n_points}) on the model grid, got {tuple(x.shape)}")
-        device = next(self.model.parameters()).device
-        chunks = []
-        for i in range(0, len(x), batch):
-            out, _ = self.model(x[i:i + batch].to(device))
-            z = logits_from_probabilities(out["probabilities"].float())  # the fused model's log-probabilities
-            chunks.append(self.calibration.apply(z, with_prior=with_prior) if calibrated else torch.log_softmax(z, -1))
-        return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 99), dtype=np.float32)
+                          calibrated: bool = True) -> np.ndarray:
+        """(N, n_points) patterns on the model grid -> (N, 99) log-probabilities of EG 1..99."""
+        shape = tuple(np.shape(patterns))
+        if len(shape) != 2 or shape[1] != self.config.n_points:
+            raise ValueError(f"patterns: expected shape (N, {self.config.n_points}) on the model grid, got {shape}")
+        z = fused_log_probabilities(self.model, patterns)
+        log_p = self.calibration.apply(z, with_prior=with_prior) if calibrated else torch.log_softmax(z, -1)
+        return log_p.numpy()

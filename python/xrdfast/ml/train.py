@@ -30,9 +30,9 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from xrdfast.dataset import STAGES, generate_samples
-from xrdfast.ml.calibration import (Calibration, abstention_threshold, calibrated_log_probs, fit_temperature,
-                                    logits_from_probabilities)
-from xrdfast.ml.checkpoint import build_model, load_payload, model_config_from_dict, save
+from xrdfast.ml.calibration import Calibration, abstention_threshold, calibrated_log_probs, fit_temperature
+from xrdfast.ml.checkpoint import (build_model, fused_log_probabilities, load_payload, model_config_from_dict, save,
+                                   write_payload)
 from xrdfast.ml.data import CurriculumBatches
 from xrdfast.prior import extinction_group_prior
 
@@ -201,7 +201,7 @@ def train(config: TrainConfig, out: str | Path, device: str | None = None, progr
 
     final = out / "final.pt"
     if rank == 0:
-        calibration = calibrate(getattr(model, "module", model), config, device_)
+        calibration = calibrate(getattr(model, "module", model), config)
         log.info("temperature %.3f fitted on %d held-out realistic synthetic patterns",
                  calibration.temperature, config.calibration_samples)
         checkpoint(final, calibration)
@@ -227,21 +227,10 @@ def calibration_set(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(patterns), np.concatenate(labels)
 
 
-@torch.inference_mode()
-def fused_log_probabilities(model: torch.nn.Module, patterns: np.ndarray, device: torch.device,
-                            batch: int = 512) -> torch.Tensor:
-    model.eval()
-    chunks = []
-    for i in range(0, len(patterns), batch):
-        out, _ = model(torch.as_tensor(patterns[i:i + batch]).to(device))
-        chunks.append(logits_from_probabilities(out["probabilities"].float()).cpu())
-    return torch.cat(chunks)
-
-
 FUSION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def calibrate(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> Calibration:
+def calibrate(model: torch.nn.Module, config: TrainConfig) -> Calibration:
     """Stage 3: the fusion weight alpha and the temperature on held-out synthetic data
     (EG-balanced, so without the prior), the natural-frequency prior that deployment adds
     to the tempered logits, and the abstention threshold. alpha is chosen among
@@ -252,7 +241,7 @@ def calibrate(model: torch.nn.Module, config: TrainConfig, device: torch.device)
     best = None
     for alpha in FUSION_WEIGHTS:
         model.config.fusion_alpha = alpha
-        z = fused_log_probabilities(model, patterns, device)
+        z = fused_log_probabilities(model, patterns)
         t = fit_temperature(z, y)
         nll = float(torch.nn.functional.nll_loss(calibrated_log_probs(z, t), y))
         log.info("fusion alpha %.2f: temperature %.3f, held-out NLL %.4f", alpha, t, nll)
@@ -283,11 +272,8 @@ def recalibrate(checkpoint: str | Path, out: str | Path | None = None, **overrid
     classifier = Classifier.load(checkpoint)
     values = {**classifier.payload["train_config"], **overrides}
     config = TrainConfig(**values)
-    calibration = calibrate(classifier.model, config, torch.device("cpu"))
+    calibration = calibrate(classifier.model, config)
     payload = dict(classifier.payload, calibration=calibration.to_dict(), train_config=config.as_dict(),
                    model_config=classifier.model.config.as_dict())  # with the chosen fusion weight
-    target = Path(out) if out is not None else Path(checkpoint)
-    partial = target.with_name(target.name + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, target)
+    write_payload(payload, out if out is not None else checkpoint)
     return calibration
