@@ -64,19 +64,18 @@ def load_data(spec: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]
             if missing:
                 raise ValueError(f"{path}: missing arrays {sorted(missing)} (expected two_theta, intensity, eg)")
             two_theta, intensity, labels = data["two_theta"], data["intensity"], data["eg"]
-        return on_grid(two_theta, intensity, grid), labels.astype(np.int64), f"measured patterns {path.name}"
+        from xrdfast.classify import prepare  # the route of xrdfast.classify: what is evaluated is what is deployed
+        from xrdfast.readers import PatternReadError
+
+        patterns = np.empty((len(intensity), len(grid)), dtype=np.float32)
+        for i, row in enumerate(intensity):
+            try:
+                patterns[i] = prepare((two_theta, row), grid).intensity
+            except PatternReadError as error:
+                raise ValueError(f"{path}, pattern {i}: {error}") from None
+        return patterns, labels.astype(np.int64), f"measured patterns {path.name}"
     raise ValueError(f"data {spec!r}: expected an .npz file, a generated dataset directory, "
                      "synthetic:STAGE:N or amcsd:N")
-
-
-def on_grid(two_theta: np.ndarray, intensity: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Same-wavelength patterns onto the model grid; outside the measured range is zero (masked),
-    not extrapolated."""
-    out = np.zeros((len(intensity), len(grid)), dtype=np.float32)
-    inside = (grid >= two_theta[0]) & (grid <= two_theta[-1])
-    for i, row in enumerate(intensity):
-        out[i, inside] = np.interp(grid[inside], two_theta, row)
-    return out
 
 
 def amcsd_test_set(n: int, grid: np.ndarray, seed: int = TEST_SEED) -> tuple[np.ndarray, np.ndarray, str]:
