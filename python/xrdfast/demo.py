@@ -81,13 +81,13 @@ def run(plot: str | Path | None = "xrdfast-demo.png", top_k: int = 3, model: str
 
 
 def _plot(results: list[dict], path: Path) -> None:
+    from xrdfast.plotting import pyplot
+
     try:
-        import matplotlib
-    except ImportError:
-        print("(no plot: matplotlib is not installed; pip install xrdfast[plot])")
+        plt = pyplot()
+    except ValueError as error:  # matplotlib missing: the demo still prints its table
+        print(f"(no plot: {error})")
         return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(results), 2, figsize=(11, 1.9 * len(results)), gridspec_kw={"width_ratios": [3, 1]})
     for (left, right), r in zip(axes, results):

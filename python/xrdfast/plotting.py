@@ -9,7 +9,8 @@ import numpy as np
 from xrdfast.simulate import Pattern
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend; a ValueError saying how to install it."""
     try:
         import matplotlib
 
@@ -22,7 +23,7 @@ def _pyplot():
 
 def plot_pattern(pattern: Pattern, path: str | Path, title: str = "", label_lines: int = 12) -> None:
     """The pattern, a tick under each line and the hkl of the strongest ``label_lines``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     ax.plot(pattern.two_theta, pattern.intensity, lw=0.8, color="k")
     lines = pattern.lines
@@ -48,7 +49,7 @@ def plot_prediction(predictions: list, path: str | Path, wavelength: float | Non
     """Each measured pattern (left) beside the probabilities of its top groups (right)."""
     from xrdfast.readers import read_pattern
 
-    plt = _pyplot()
+    plt = pyplot()
     rows = predictions[:max_rows]
     fig, axes = plt.subplots(len(rows), 2, figsize=(11, 2.4 * len(rows) + 0.6), squeeze=False,
                              gridspec_kw={"width_ratios": [3, 1]}, layout="constrained")

@@ -173,13 +173,13 @@ def evaluate(checkpoint: str | Path, data: str, out: str | Path | None = None,
 
 
 def _plots(probabilities: np.ndarray, labels: np.ndarray, out: Path, title: str) -> None:
+    from xrdfast.plotting import pyplot
+
     try:
-        import matplotlib
-    except ImportError:
-        log.warning("matplotlib not installed: no plots (pip install xrdfast[plot])")
+        plt = pyplot()
+    except ValueError as error:  # matplotlib missing: the report is still written
+        log.warning("no plots: %s", error)
         return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from xrdfast.ml.metrics import confusion_matrix, reliability_bins
 
