@@ -137,9 +137,16 @@ class Classifier:
     def log_probabilities(self, patterns: np.ndarray | torch.Tensor, with_prior: bool = True,
                           calibrated: bool = True) -> np.ndarray:
         """(N, n_points) patterns on the model grid -> (N, 99) log-probabilities of EG 1..99."""
+        return self.calibrated(self.logits(patterns), with_prior, calibrated)
+
+    def logits(self, patterns: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, n_points) patterns -> (N, 99) uncalibrated logits z = log p of the fused model."""
         shape = tuple(np.shape(patterns))
         if len(shape) != 2 or shape[1] != self.config.n_points:
             raise ValueError(f"patterns: expected shape (N, {self.config.n_points}) on the model grid, got {shape}")
-        z = fused_log_probabilities(self.model, patterns)
+        return fused_log_probabilities(self.model, patterns)
+
+    def calibrated(self, z: torch.Tensor, with_prior: bool = True, calibrated: bool = True) -> np.ndarray:
+        """(N, 99) log-probabilities from logits: tempered and with the prior, or as they are."""
         log_p = self.calibration.apply(z, with_prior=with_prior) if calibrated else torch.log_softmax(z, -1)
         return log_p.numpy()

@@ -156,11 +156,12 @@ def evaluate(checkpoint: str | Path, data: str, out: str | Path | None = None,
     report: dict[str, Any] = {"checkpoint": str(checkpoint), "data": data, "description": description,
                               "n": int(len(labels)), "temperature": classifier.calibration.temperature,
                               "prior_source": classifier.calibration.prior_source}
+    z = classifier.logits(patterns)  # one pass of the network serves all three variants
     probabilities = {}
     for name, kwargs in {"uncalibrated": dict(calibrated=False, with_prior=False),
                          "calibrated": dict(calibrated=True, with_prior=False),
                          "calibrated_with_prior": dict(calibrated=True, with_prior=True)}.items():
-        probabilities[name] = np.exp(classifier.log_probabilities(patterns, **kwargs))
+        probabilities[name] = np.exp(classifier.calibrated(z, **kwargs))
         report[name] = summarize(probabilities[name], labels, graphs)
     if classifier.calibration.log_prior is not None:
         report["prior_only"] = prior_baseline(np.exp(np.asarray(classifier.calibration.log_prior)), labels)
