@@ -30,10 +30,11 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from xrdfast.dataset import STAGES, generate_samples
-from xrdfast.ml.calibration import Calibration, abstention_threshold, calibrated_log_probs, fit_temperature
-from xrdfast.ml.checkpoint import (build_model, fused_log_probabilities, load_payload, model_config_from_dict, save,
-                                   write_payload)
+from xrdfast.ml.calibration import (Calibration, abstention_threshold, calibrated_log_probs, fit_temperature,
+                                    logits_from_probabilities)
+from xrdfast.ml.checkpoint import build_model, load_payload, model_config_from_dict, model_outputs, save, write_payload
 from xrdfast.ml.data import CurriculumBatches
+from xrdfast.ml.model import fuse
 from xrdfast.prior import extinction_group_prior
 
 log = logging.getLogger(__name__)
@@ -238,10 +239,11 @@ def calibrate(model: torch.nn.Module, config: TrainConfig) -> Calibration:
     depends on how far training got) and written into the model's config."""
     patterns, labels = calibration_set(config)
     y = torch.as_tensor(labels - 1, dtype=torch.long)
+    heads = model_outputs(model, patterns, ("rule_scores", "direct"))  # one pass; each alpha re-fuses
     best = None
     for alpha in FUSION_WEIGHTS:
         model.config.fusion_alpha = alpha
-        z = fused_log_probabilities(model, patterns)
+        z = logits_from_probabilities(fuse(heads, alpha))
         t = fit_temperature(z, y)
         nll = float(torch.nn.functional.nll_loss(calibrated_log_probs(z, t), y))
         log.info("fusion alpha %.2f: temperature %.3f, held-out NLL %.4f", alpha, t, nll)
