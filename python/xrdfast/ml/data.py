@@ -22,7 +22,8 @@ from xrdfast.simulate import default_grid
 LABEL_KEYS = ("extinction_group", "space_group", "crystal_system", "rule_bits")
 
 
-def _labels(records: dict[str, np.ndarray], i: int) -> dict[str, torch.Tensor]:
+def _labels(records: dict[str, np.ndarray], i: int | np.ndarray) -> dict[str, torch.Tensor]:
+    """The training labels of sample i (or of the samples a mask or index array selects)."""
     return {k: torch.as_tensor(records[k][i]) for k in LABEL_KEYS if k in records}
 
 
@@ -119,8 +120,7 @@ class CurriculumBatches(IterableDataset):
         first = (step * self.world_size + self.rank) * self.batch
         patterns, records = generate_samples(self.stage_of(step), self.seed, first, self.batch, self.grid, n_threads=1)
         ok = records["status"] == 0  # samples the generator gave up on carry no label
-        return (torch.from_numpy(patterns[ok]),
-                {k: torch.as_tensor(records[k][ok]) for k in LABEL_KEYS if k in records})
+        return torch.from_numpy(patterns[ok]), _labels(records, ok)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         info = get_worker_info()
