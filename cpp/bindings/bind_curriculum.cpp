@@ -71,6 +71,10 @@ void add_curriculum(py::module_& m) {
     return out;
   }, "Every setting, for a dataset's manifest.");
 
+  m.def("draw_params", &sample_params, py::arg("distribution"), py::arg("seed"), py::arg("index"),
+        "The SimulationParams (instrument, sample and measurement nuisances) that sample `index` of stream `seed` "
+        "is drawn with by generate_samples: the generator's own draw, for evaluation on other structures.");
+
   m.def("generate_samples", [](const StageDistribution& dist, std::uint64_t seed, std::int64_t first,
                                std::int64_t count, py::array_t<double, py::array::c_style | py::array::forcecast> grid,
                                int n_threads) {

@@ -56,28 +56,35 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   return out;
 }
 
-void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families) {
-  if (families.empty()) return;
+std::vector<ScatteringGroup> scattering_groups(const Crystal& crystal, const ScatteringModel& model,
+                                               std::vector<int>& group_of) {
   const auto& atoms = crystal.atoms();
-  // Atoms sharing scatterer and B share f(s) exp(-B s^2): evaluate it once per group.
-  struct Group { int scatterer; double b_iso; std::complex<double> dispersion; double neutron; };
-  std::vector<Group> groups;
-  std::vector<int> group_of(atoms.size());
+  std::vector<ScatteringGroup> groups;
+  group_of.assign(atoms.size(), 0);
   for (size_t j = 0; j < atoms.size(); ++j) {
     size_t g = 0;
     while (g < groups.size() && !(groups[g].scatterer == atoms[j].scatterer && groups[g].b_iso == atoms[j].b_iso)) ++g;
     if (g == groups.size()) {
-      Group grp{atoms[j].scatterer, atoms[j].b_iso, 0.0, 0.0};
+      ScatteringGroup grp{atoms[j].scatterer, atoms[j].b_iso};
       const int z = atomic_number(grp.scatterer);
       if (model.radiation == Radiation::Neutron) grp.neutron = neutron_scattering_length(z);
       else if (model.anomalous) {
         const auto [fp, fpp] = anomalous_dispersion(z, model.anode);
-        grp.dispersion = {fp, fpp};
+        grp.fp = fp;
+        grp.fpp = fpp;
       }
       groups.push_back(grp);
     }
     group_of[j] = int(g);
   }
+  return groups;
+}
+
+void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families) {
+  if (families.empty()) return;
+  const auto& atoms = crystal.atoms();
+  std::vector<int> group_of;
+  const std::vector<ScatteringGroup> groups = scattering_groups(crystal, model, group_of);
   // exp(2 pi i h x) = (exp(2 pi i x))^h: per-atom tables along each axis replace a sincos
   // per atom and reflection by two complex products.
   int hmax = 0, kmax = 0, lmax = 0;
@@ -112,7 +119,7 @@ void compute_structure_factors(const Crystal& crystal, const ScatteringModel& mo
     for (size_t g = 0; g < groups.size(); ++g) {
       const std::complex<double> f =
           (model.radiation == Radiation::Neutron ? std::complex<double>(groups[g].neutron)
-                                                 : xray_form_factor(groups[g].scatterer, s) + groups[g].dispersion) *
+                                                 : xray_form_factor(groups[g].scatterer, s) + std::complex<double>(groups[g].fp, groups[g].fpp)) *
           std::exp(-groups[g].b_iso * s2);
       f_plus += f * sum[g];
       f_minus += f * std::conj(sum[g]);

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "xrdfast/profile.hpp"
-#include "xrdfast/rng.hpp"
+#include "xrdfast/render.hpp"
 
 #ifdef XRDFAST_OPENMP
 #include <omp.h>
@@ -17,19 +17,6 @@ namespace xrdfast {
 namespace {
 
 std::string num(double v) { return std::to_string(v); }
-
-// Lorentz-polarisation factor at Bragg angle theta (radians), ITC Vol. C 6.2.5.
-double lorentz_polarisation(double theta, const SimulationParams& p) {
-  const double c2m = std::cos(p.monochromator_two_theta * kDegree), c2 = std::cos(2 * theta);
-  const double s = std::sin(theta);
-  double lp = (1 + c2m * c2m * c2 * c2) / (s * s * std::cos(theta) * (1 + c2m * c2m));
-  if (p.geometry == Geometry::DebyeScherrer && p.mu_r > 0) {
-    // Hewat's cylinder absorption, as in GSAS (valid for mu R < ~1)
-    const double s2 = s * s, t1 = 1.7133 - 0.0368 * s2, t2 = -0.0927 - 0.3750 * s2;
-    lp *= std::exp(-t1 * p.mu_r - t2 * p.mu_r * p.mu_r);
-  }
-  return lp;
-}
 
 }  // namespace
 
@@ -92,6 +79,20 @@ LinePlan plan_lines(const std::vector<Phase>& phases, const SimulationParams& p,
   return plan;
 }
 
+void add_lines(const std::vector<Reflection>& families, const LinePlan& plan, size_t phase, const SimulationParams& p,
+               double tt_min, std::vector<Line>& lines) {
+  for (const Reflection& r : families) {
+    const double sin_theta = p.wavelength / (2 * r.d);
+    if (sin_theta >= 1) continue;
+    const double theta = std::asin(sin_theta);
+    const double tt = observed_two_theta(theta, p);
+    if (tt < tt_min - plan.margin) continue;
+    const double lp = lorentz_polarisation(theta, p);
+    lines.push_back(Line{r.hkl, r.d, tt, r.multiplicity, r.f2, lp, r.texture,
+                         line_intensity(plan.scales[phase], r.multiplicity, r.f2, lp, r.texture), int(phase)});
+  }
+}
+
 std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& p, double tt_min,
                                double tt_max) {
   const LinePlan plan = plan_lines(phases, p, tt_max);
@@ -101,62 +102,44 @@ std::vector<Line> powder_lines(const std::vector<Phase>& phases, const Simulatio
     std::vector<Reflection> families = reflection_families(crystal, plan.d_min);
     compute_structure_factors(crystal, plan.model, families);
     apply_march_dollase(crystal, p.march_dollase_r, p.preferred_orientation, families);
-    for (const Reflection& r : families) {
-      const double sin_theta = p.wavelength / (2 * r.d);
-      if (sin_theta >= 1) continue;
-      const double theta = std::asin(sin_theta);
-      const double tt = observed_two_theta(theta, p);
-      if (tt < tt_min - plan.margin) continue;
-      const double lp = lorentz_polarisation(theta, p);
-      lines.push_back(Line{r.hkl, r.d, tt, r.multiplicity, r.f2, lp, r.texture,
-                           plan.scales[ip] * r.multiplicity * r.f2 * lp * r.texture, int(ip)});
-    }
+    add_lines(families, plan, ip, p, tt_min, lines);
   }
   return lines;
 }
 
-template <typename T>
-void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, const std::vector<double>& grid,
-                    std::uint64_t seed, std::uint64_t stream, T* out) {
-  const size_t n = grid.size();
-  std::vector<double> y(n, 0.0);
-  // First every K-alpha component's position, area and width; then the tails' reach,
-  // which depends on the strongest peak; then the drawing.
-  struct Peak { double centre, area, fwhm, eta, theta; };
+namespace {
+
+// A group of the peak plan as it is drawn: its first member's position and width, the
+// group's summed area.
+struct Peak { double centre, area, fwhm, eta, theta; };
+
+std::vector<Peak> merged_peaks(const PeakPlan& plan, const std::vector<Line>& lines) {
+  std::vector<double> intensity(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) intensity[i] = lines[i].intensity;
   std::vector<Peak> peaks;
-  peaks.reserve(2 * lines.size());
-  struct Component { double lambda, weight; };
-  const Component comps[2] = {{p.wavelength, 1.0}, {p.wavelength2, p.ka2_ratio}};
-  const int n_comp = (p.wavelength2 > 0 && p.ka2_ratio > 0) ? 2 : 1;
-  double top_height = 0;
-  for (const Line& line : lines) {
-    for (int c = 0; c < n_comp; ++c) {
-      const double sin_theta = comps[c].lambda / (2 * line.d);
-      if (sin_theta >= 1) continue;
-      const double theta = std::asin(sin_theta);
-      // Each component carries its own LP; the line records the K-alpha1 one.
-      const double area = line.intensity * comps[c].weight * (c == 0 ? 1.0 : lorentz_polarisation(theta, p) / line.lp);
-      double hg, hl;
-      component_widths(theta, p.U, p.V, p.W, p.X, p.Y, comps[c].lambda, p.crystallite_size, p.microstrain,
-                       p.scherrer_k, &hg, &hl);
-      PeakWidth w = hl == 0 ? PeakWidth{hg, 0.0} : tch_width(hg, hl);
-      if (p.shape == ProfileShape::PseudoVoigt) w.eta = p.eta;
-      if (!(w.fwhm > 0) || !(area > 0)) continue;
-      peaks.push_back(Peak{observed_two_theta(theta, p), area, w.fwhm, w.eta, theta});
-    }
+  peaks.reserve(plan.groups.size());
+  for (const PeakGroup& g : plan.groups) {
+    int first;
+    const double area = group_area(g, plan.members.data(), intensity.data(), &first);
+    if (first < 0) continue;
+    const PeakMember& m = plan.members[size_t(first)];
+    peaks.push_back(Peak{m.centre, area, m.fwhm, m.eta, m.theta});
   }
-  // Lines at one position (families that coincide by metric, or one family split by a
-  // lower-symmetry description) are one peak: the drawing must not depend on how the
-  // crystal's symmetry was written down.
-  std::sort(peaks.begin(), peaks.end(), [](const Peak& a, const Peak& b) { return a.centre < b.centre; });
-  size_t merged = 0;
-  for (size_t i = 0; i < peaks.size(); ++i) {
-    if (merged > 0 && std::abs(peaks[i].centre - peaks[merged - 1].centre) < kCoincidentLines)
-      peaks[merged - 1].area += peaks[i].area;
-    else
-      peaks[merged++] = peaks[i];
-  }
-  peaks.resize(merged);
+  return peaks;
+}
+
+double max_of(const std::vector<double>& y) {  // 0 for a row without positive values
+  double top = 0;
+  for (double v : y) top = std::max(top, v);
+  return top;
+}
+
+// Add each peak's profile to y over the grid points it reaches. Asymmetric peaks point by
+// point (profile.hpp's profile_value, as the CUDA kernel draws every peak); symmetric ones
+// by the parts separately, the Gaussian by a recurrence on uniform grids.
+void draw_peaks(const std::vector<Peak>& peaks, double asymmetry, const std::vector<double>& grid, std::vector<double>& y) {
+  const size_t n = grid.size();
+  double top_height = 0;  // sets the Lorentzian tails' reach
   for (const Peak& pk : peaks) top_height = std::max(top_height, pk.area * pseudo_voigt_peak(pk.fwhm, pk.eta));
   // Window of grid points within `reach` of `centre`: by arithmetic on a uniform grid (one
   // point of slack either side; the loops test the distance exactly), else by bisection.
@@ -175,21 +158,13 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
   };
   double* __restrict acc = y.data();
   const double* __restrict x = grid.data();
-  const double asymmetry = p.asymmetry;
   for (const Peak& pk : peaks) {
     size_t lo, hi;
     const double c = pk.centre;
     if (asymmetry != 0) {  // the general loop: both parts and the asymmetry factor per point
-      const double g_reach = pk.fwhm * kGaussianReach;
-      const double l_reach = pk.eta > 0 ? lorentzian_reach(pk.area, pk.fwhm, pk.eta, top_height) : 0.0;
-      const double l_scale = pk.eta > 0 ? pk.eta / lorentzian_kept_fraction(l_reach, pk.fwhm) : 0.0;
-      window(c, std::max(g_reach, l_reach), &lo, &hi);
-      for (size_t i = lo; i < hi; ++i) {
-        const double dx = x[i] - c;
-        double v = std::abs(dx) <= l_reach ? l_scale * lorentzian(dx, pk.fwhm) : 0.0;
-        if (std::abs(dx) <= g_reach) v += (1 - pk.eta) * gaussian(dx, pk.fwhm);
-        acc[i] += pk.area * v * asymmetry_factor(dx, asymmetry, pk.theta);
-      }
+      const PeakReach reach = peak_reach(pk.area, pk.fwhm, pk.eta, top_height);
+      window(c, std::max(reach.gaussian, reach.lorentzian), &lo, &hi);
+      for (size_t i = lo; i < hi; ++i) acc[i] += profile_value(x[i] - c, pk.area, pk.fwhm, pk.eta, pk.theta, asymmetry, reach);
       continue;
     }
     if (pk.eta > 0) {  // Lorentzian part over its own reach
@@ -226,44 +201,28 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
       }
     }
   }
-  // Background and amorphous hump, in units of the strongest Bragg point.
-  double bragg_max = 0;
-  for (double v : y) bragg_max = std::max(bragg_max, v);
-  const double unit = bragg_max > 0 ? bragg_max : 1.0;
-  if (!p.background_chebyshev.empty() || p.hump_amplitude != 0) {
-    const double lo = grid.front(), span = grid.back() - grid.front();
-    for (size_t i = 0; i < n; ++i) {
-      const double x = span > 0 ? 2 * (grid[i] - lo) / span - 1 : 0;
-      double t_prev = 1, t = x, b = 0;
-      for (size_t k = 0; k < p.background_chebyshev.size(); ++k) {
-        const double tk = k == 0 ? 1.0 : (k == 1 ? x : 2 * x * t - t_prev);
-        if (k >= 2) { t_prev = t; t = tk; }
-        b += p.background_chebyshev[k] * tk;
-      }
-      const double dx = grid[i] - p.hump_center;
-      b += p.hump_amplitude * std::exp(-4 * std::log(2.0) * dx * dx / (p.hump_fwhm * p.hump_fwhm));
-      y[i] += unit * b;
-    }
-  }
-  if (p.counts > 0 || p.read_noise > 0) {
-    Rng rng(seed, stream);
-    double top = 0;
-    for (double v : y) top = std::max(top, v);
-    if (top <= 0) top = 1;
-    for (size_t i = 0; i < n; ++i) {
-      double v = y[i] / top;
-      if (p.counts > 0) v = rng.poisson(std::max(v, 0.0) * p.counts) / p.counts;
-      if (p.read_noise > 0) v += p.read_noise * rng.normal();
-      y[i] = v * top;
-    }
-  }
-  double scale = 1.0;
-  if (p.normalize) {
-    double top = 0;
-    for (double v : y) top = std::max(top, v);
-    scale = top > 0 ? 1.0 / top : 1.0;
-  }
-  for (size_t i = 0; i < n; ++i) out[i] = T(y[i] * scale);
+}
+
+// Background and amorphous hump, in units of the strongest Bragg point.
+void add_background(const SimulationParams& p, const std::vector<double>& grid, std::vector<double>& y) {
+  const double unit = background_unit(max_of(y));
+  const double lo = grid.front(), span = grid.back() - grid.front();
+  for (size_t i = 0; i < grid.size(); ++i)
+    y[i] += unit * background_at(grid[i], lo, span, p.background_chebyshev.data(), int(p.background_chebyshev.size()),
+                                 p.hump_amplitude, p.hump_center, p.hump_fwhm);
+}
+
+}  // namespace
+
+template <typename T>
+void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, const std::vector<double>& grid,
+                    std::uint64_t seed, std::uint64_t stream, T* out) {
+  std::vector<double> y(grid.size(), 0.0);
+  draw_peaks(merged_peaks(plan_peaks(lines, p, /*areas_known=*/true), lines), p.asymmetry, grid, y);
+  if (!p.background_chebyshev.empty() || p.hump_amplitude != 0) add_background(p, grid, y);
+  if (p.counts > 0 || p.read_noise > 0) add_noise(y.data(), y.size(), max_of(y), seed, stream, p.counts, p.read_noise);
+  const double scale = normalisation_scale(max_of(y), p.normalize);
+  for (size_t i = 0; i < y.size(); ++i) out[i] = T(y[i] * scale);
 }
 
 template void render_pattern<float>(const std::vector<Line>&, const SimulationParams&, const std::vector<double>&,
@@ -271,7 +230,6 @@ template void render_pattern<float>(const std::vector<Line>&, const SimulationPa
 template void render_pattern<double>(const std::vector<Line>&, const SimulationParams&, const std::vector<double>&,
                                      std::uint64_t, std::uint64_t, double*);
 
-namespace {
 void check_grid(const std::vector<double>& grid) {
   if (grid.size() < 2) throw std::invalid_argument("2theta grid needs at least 2 points, got " + std::to_string(grid.size()));
   for (size_t i = 0; i < grid.size(); ++i) {
@@ -282,7 +240,13 @@ void check_grid(const std::vector<double>& grid) {
   if (grid.front() <= 0 || grid.back() >= 180)
     throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + num(grid.front()) + ".." + num(grid.back()));
 }
-}  // namespace
+
+void check_batch(size_t n_items, size_t n_params, const std::vector<double>& grid) {
+  check_grid(grid);
+  if (n_params != 1 && n_params != n_items)
+    throw std::invalid_argument("give one parameter set, or one per structure (" + std::to_string(n_items) +
+                                "), not " + std::to_string(n_params));
+}
 
 Pattern simulate(const std::vector<Phase>& phases, const SimulationParams& params, const std::vector<double>& grid,
                  std::uint64_t seed) {
@@ -298,10 +262,7 @@ Pattern simulate(const std::vector<Phase>& phases, const SimulationParams& param
 void simulate_batch(const std::vector<std::vector<Phase>>& items, const std::vector<SimulationParams>& params,
                     const std::vector<double>& grid, std::uint64_t seed, int n_threads, float* out,
                     std::vector<std::string>& errors) {
-  check_grid(grid);
-  if (params.size() != 1 && params.size() != items.size())
-    throw std::invalid_argument("give one parameter set, or one per structure (" + std::to_string(items.size()) +
-                                "), not " + std::to_string(params.size()));
+  check_batch(items.size(), params.size(), grid);
   errors.assign(items.size(), std::string());
   const long n = long(items.size());
   const size_t width = grid.size();

@@ -35,6 +35,20 @@ struct ScatteringModel {
   Anode anode = Anode::Cu;
 };
 
+// Atoms sharing scatterer and B share f(s) exp(-B s^2), so a structure factor evaluates it
+// once per group (here and in the CUDA kernel). Groups in order of first appearance, each
+// with its f', f'' (anomalous X-rays) or its neutron scattering length; group_of[j] is atom
+// j's group. Throws std::invalid_argument for an element without a tabulated length or
+// dispersion, as the first atom of it is reached.
+struct ScatteringGroup {
+  int scatterer;
+  double b_iso;         // Å^2
+  double fp = 0, fpp = 0;  // anomalous f', f'' (0 unless anomalous)
+  double neutron = 0;   // bound coherent length, fm (neutrons only)
+};
+std::vector<ScatteringGroup> scattering_groups(const Crystal& crystal, const ScatteringModel& model,
+                                               std::vector<int>& group_of);
+
 // Fill Reflection::f2 for every family.
 void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families);
 

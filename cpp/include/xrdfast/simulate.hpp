@@ -90,6 +90,12 @@ struct Pattern {
 // sample displacement (-2 s cos(theta) / R) applied.
 double observed_two_theta(double theta, const SimulationParams& params);
 
+// Throws std::invalid_argument unless `grid` (degrees 2theta) has at least two points, all
+// finite, strictly increasing and inside (0, 180). Both batch paths call it first.
+void check_grid(const std::vector<double>& grid);
+// check_grid, and one parameter set or one per item: what both batch paths check first.
+void check_batch(size_t n_items, size_t n_params, const std::vector<double>& grid);
+
 // What every line computation settles first: the resolution limit (with a margin for
 // shifts and peak reach), the scattering model and each phase's Hill-Howard scale. Shared by
 // the CPU and CUDA paths so that both read a mixture alike; throws for bad parameters.
@@ -100,6 +106,12 @@ struct LinePlan {
   std::vector<double> scales;  // per phase: w_p / sum(w) / (M_p V_p)
 };
 LinePlan plan_lines(const std::vector<Phase>& phases, const SimulationParams& params, double two_theta_max);
+
+// Append the lines of phase `phase` whose profile can reach a grid starting at two_theta_min:
+// K-alpha1 position, Lorentz-polarisation and integrated intensity of each family (with the
+// f2 and texture the families carry).
+void add_lines(const std::vector<Reflection>& families, const LinePlan& plan, size_t phase,
+               const SimulationParams& params, double two_theta_min, std::vector<Line>& lines);
 
 // Lines of a mixture whose reflections can reach the grid, before any rendering.
 std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& params,
