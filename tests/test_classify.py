@@ -212,3 +212,33 @@ def test_demo_classifies_built_in_minerals(tmp_path: Path, capsys):
 
     # the truth column is the exact extinction group of each structure's space group
     assert xrdfast.extinction_group(MINERALS[0].space_group).number == 94
+
+
+def test_demo_never_prints_a_plot_it_did_not_write(tmp_path: Path, capsys, monkeypatch):
+    import xrdfast.plotting
+
+    def missing():
+        raise ValueError("plotting needs matplotlib")
+
+    monkeypatch.setattr(xrdfast.plotting, "pyplot", missing)
+    path = tmp_path / "demo.png"
+    assert main(["demo", "--plot", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not path.exists() and f"plot: {path}" not in out and "no plot written" in out
+
+
+def test_demo_bars_name_the_extinction_symbol_and_always_show_the_truth():
+    from xrdfast.demo import bars
+
+    pattern = halite()
+    p = classify((pattern.two_theta, pattern.intensity), top_k=99)
+    for truth in (p.candidates[0].extinction_group, p.candidates[40].extinction_group):
+        shown = bars(p, truth, shown=3)
+        assert sum(is_truth for _, _, is_truth in shown) == 1
+        for label, probability, is_truth in shown:
+            eg = int(label.split("EG ")[1].split(")")[0].split(",")[0])
+            assert xrdfast.ExtinctionGroup(eg).symbol in label
+            if is_truth:
+                assert eg == truth
+    assert len(bars(p, p.candidates[40].extinction_group)) == 4
+    assert "rank 41" in bars(p, p.candidates[40].extinction_group)[-1][0]

@@ -48,9 +48,46 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     for block in blocks:  # in order: later blocks use what earlier ones made
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["eg"].number == 4
+    batch = namespace["batch"]  # simulate_batch returns a BatchResult, the array is .patterns
+    assert batch.patterns.shape == (64, 8501) and batch.ok.all() and batch.errors == [""] * 64
+    _check_readme_comments(blocks, namespace)
     prediction = namespace["prediction"]
     assert len(prediction.candidates) == 5 and (tmp_path / "quartz.xy").is_file()
     assert abs(namespace["same"].top.probability - prediction.top.probability) < 0.01  # file and arrays agree
+
+
+def _check_readme_comments(blocks: list[str], namespace: dict) -> None:
+    """What a README line's comment claims holds: ``expr  # literal`` evaluates to the
+    literal, and ``name = ...  # (n, m)`` makes something of that shape."""
+    import ast
+
+    import numpy as np
+
+    checked = 0
+    for block in blocks:
+        for line in block.splitlines():
+            code, sep, comment = line.partition("  #")
+            if not sep:
+                continue
+            code, comment = code.strip(), comment.strip()
+            assignment = re.match(r"^(\w+) = ", code)
+            shape = re.match(r"^\((\d+(?:, \d+)*),?\)(?:\s|$)", comment)
+            if assignment and shape:
+                value = namespace[assignment.group(1)]
+                claimed = tuple(int(n) for n in shape.group(1).split(","))
+                assert getattr(value, "shape", None) == claimed, f"README: {line.strip()!r}"
+                checked += 1
+                continue
+            try:
+                expected = ast.literal_eval(comment)
+                ast.parse(code, mode="eval")
+            except (ValueError, SyntaxError):
+                continue
+            got = eval(code, namespace)  # noqa: S307 - the README's own code
+            assert np.array_equal(np.asarray(got, dtype=object), np.asarray(expected, dtype=object)), \
+                f"README: {line.strip()!r} gives {got!r}"
+            checked += 1
+    assert checked >= 3
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -58,3 +95,20 @@ def test_ci_runs_exactly_the_readme_test_command():
     commands = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
     assert len(commands) == 2 and commands[0].split("&&")[2].strip() == "pip install torch==2.13.0"
     assert commands[1] in (ROOT / ".ci/run").read_text()
+
+
+def test_a_closed_pipe_ends_the_command_quietly_as_unix_tools_do():
+    # `xrdfast sg 227 --operations | head -1`: the reader is gone before the output is written
+    import os
+    import signal
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([sys.executable, "-m", "xrdfast.cli", "sg", "227", "--operations"],
+                                stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.stderr == ""
+    assert result.returncode == 128 + signal.SIGPIPE

@@ -257,10 +257,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     de.set_defaults(run=_cmd_demo)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
+        return status
     except ValueError as error:
         print(f"xrdfast {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """``xrdfast simulate X.cif | head``: the reader closed the pipe. Stop quietly as Unix
+    tools do (exit status 128 + SIGPIPE); stdout goes to /dev/null so that the interpreter's
+    final flush does not complain about the same closed pipe."""
+    import os
+    import signal
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (an embedding host)
+        pass
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
