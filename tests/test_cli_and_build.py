@@ -25,7 +25,13 @@ def test_sg_command_prints_group_conditions_and_extinction_group(capsys):
     out = capsys.readouterr().out
     assert "Space group 62  Pnma" in out
     assert "0kl: k+l=2n" in out and "hk0: h=2n" in out
-    assert "extinction group 17: P - c n" in out
+    # the extinction symbol in Pnma's own axes (ITA Vol. A Table 3.2.3.2), the paper's beside it
+    assert "extinction group 17: P n - a  (in the setting P 21/n 21/m 21/a; canonical symbol" in out
+    assert "Baggett et al.: P - c n" in out
+    assert main(["sg", "14"]) == 0
+    assert "extinction group 4: P 1 21/c 1  (in the setting P 1 21/c 1" in capsys.readouterr().out
+    assert main(["sg", "P b n m"]) == 0
+    assert "extinction group 17: P b n -  (in the setting P 21/b 21/n 21/m" in capsys.readouterr().out
 
 
 def test_sg_command_bad_symbol_is_a_clear_error_not_a_traceback():
@@ -112,3 +118,31 @@ def test_a_closed_pipe_ends_the_command_quietly_as_unix_tools_do():
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.stderr == ""
     assert result.returncode == 128 + signal.SIGPIPE
+
+
+def test_extinction_symbols_in_a_setting_are_ita_s_and_name_their_absences():
+    import itertools
+
+    import numpy as np
+
+    from xrdfast._core import SpaceGroup
+    from xrdfast.symmetry import extinction_symbol_in_setting
+
+    # ITA Vol. A (2016), Table 3.2.3.2 (orthorhombic) and 3.2.3.1 (monoclinic)
+    published = {"P n m a": "P n - a", "P b n m": "P b n -", "P 1 21/c 1": "P 1 21/c 1",
+                 "P 1 1 21/a": "P 1 1 21/a", "C m c m": "C - c -", "C 1 2/c 1": "C 1 c 1", "F d d d": "F d d d",
+                 "F d d 2": "F d d -", "P 21 21 21": "P 21 21 21", "P b c a": "P b c a", "I 1 2/a 1": "I 1 a 1",
+                 "P 1 21 1": "P 1 21 1", "P 2 2 21": "P - - 21", "C c c e": "C c c (ab)"}
+    for group, symbol in published.items():
+        assert extinction_symbol_in_setting(group) == symbol, group
+    # across every ITA setting of the monoclinic and orthorhombic groups, one symbol never
+    # names two different sets of absences
+    r = range(-4, 5)
+    box = np.array(list(itertools.product(r, r, r)))
+    absences: dict[str, bytes] = {}
+    for number in range(3, 75):
+        for setting in SpaceGroup.settings(number):
+            symbol = extinction_symbol_in_setting(setting)
+            seen = np.asarray(setting.is_absent(box)).tobytes()
+            assert absences.setdefault(symbol, seen) == seen, (symbol, setting.hm)
+    assert len(absences) > 100

@@ -9,7 +9,7 @@ from xrdfast._core import SpaceGroup
 
 
 def _cmd_sg(args: argparse.Namespace) -> int:
-    from xrdfast.symmetry import extinction_group
+    from xrdfast.symmetry import extinction_group, extinction_symbol_in_setting
 
     group = SpaceGroup(int(args.symbol) if args.symbol.isdigit() else args.symbol)
     eg = extinction_group(group)
@@ -22,8 +22,9 @@ def _cmd_sg(args: argparse.Namespace) -> int:
     print("  reflection conditions:")
     for line in group.reflection_conditions or ["none (no systematic absences)"]:
         print(f"    {line}")
-    print(f"  extinction group {eg.number}: {eg.symbol}  "
-          f"(members: {', '.join(SpaceGroup(n).symbol for n in eg.space_groups)})")
+    here = extinction_symbol_in_setting(group)
+    print(f"  extinction group {eg.number}: {here}  (in the setting {group.hm}; canonical symbol "
+          f"of Baggett et al.: {eg.symbol}; members: {', '.join(SpaceGroup(n).symbol for n in eg.space_groups)})")
     if args.operations:
         print("  operations:")
         for op in group.operations:
