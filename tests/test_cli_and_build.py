@@ -146,3 +146,54 @@ def test_extinction_symbols_in_a_setting_are_ita_s_and_name_their_absences():
             seen = np.asarray(setting.is_absent(box)).tobytes()
             assert absences.setdefault(symbol, seen) == seen, (symbol, setting.hm)
     assert len(absences) > 100
+
+
+def test_messages_a_user_can_act_on(tmp_path, capsys):
+    import numpy as np
+    import pytest
+
+    assert main(["sg", str(2**40)]) == 2
+    assert "space-group number 1099511627776 is outside 1..230" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="outside 1..230"):
+        xrdfast.extinction_group(2**40)
+    crystal = xrdfast.from_arrays((5.64,) * 3 + (90,) * 3, "F m -3 m", ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    for bad in (-1, 2**64, 1.5):
+        with pytest.raises(ValueError, match="seed must be an integer"):
+            xrdfast.simulate(crystal, seed=bad)
+        with pytest.raises(ValueError, match="seed must be an integer"):
+            xrdfast.simulate_batch([crystal], seed=bad)
+    cif = tmp_path / "nacl.cif"
+    cif.write_text(crystal_cif())
+    # whole steps that stay below MAX: 5 .. 179.5, not 180 (outside (0, 180))
+    assert main(["simulate", str(cif), "--two-theta", "5", "179.999", "--step", "0.5", "-o", str(tmp_path / "p.xy")]) == 0
+    assert np.loadtxt(tmp_path / "p.xy")[:, 0].max() == 179.5
+    capsys.readouterr()
+    npz = tmp_path / "broken.npz"
+    npz.write_bytes(b"PK\x03\x04 not really a zip")
+    from xrdfast.ml.evaluate import load_data
+
+    with pytest.raises(ValueError, match=r"broken\.npz: not a readable \.npz"):
+        load_data(str(npz), np.linspace(5, 90, 8501))
+
+
+def crystal_cif() -> str:
+    return """data_NaCl
+_cell_length_a 5.64
+_cell_length_b 5.64
+_cell_length_c 5.64
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'F m -3 m'
+loop_
+_symmetry_equiv_pos_as_xyz
+x,y,z
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+Na1 Na 0 0 0
+Cl1 Cl 0.5 0.5 0.5
+"""

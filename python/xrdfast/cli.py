@@ -11,6 +11,8 @@ from xrdfast._core import SpaceGroup
 def _cmd_sg(args: argparse.Namespace) -> int:
     from xrdfast.symmetry import extinction_group, extinction_symbol_in_setting
 
+    if args.symbol.isdigit() and not 1 <= int(args.symbol) <= 230:
+        raise ValueError(f"space-group number {args.symbol} is outside 1..230")
     group = SpaceGroup(int(args.symbol) if args.symbol.isdigit() else args.symbol)
     eg = extinction_group(group)
     print(f"Space group {group.number}  {group.symbol}  (setting {group.hm}"
@@ -40,7 +42,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     crystal = from_cif(args.cif)
     wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
-    grid = np.arange(args.two_theta[0], args.two_theta[1] + 0.5 * args.step, args.step)
+    # whole steps from MIN that do not pass MAX (arange's end would overshoot: 5..179.999 by 0.5 gives 180)
+    lo, hi = args.two_theta
+    grid = lo + args.step * np.arange(int(np.floor((hi - lo) / args.step + 1e-9)) + 1)
     pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
                        crystallite_size=args.size)
     if args.output:

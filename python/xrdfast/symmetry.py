@@ -8,7 +8,11 @@ SpaceGroupLike = int | str | SpaceGroup
 
 def as_space_group(sg: SpaceGroupLike) -> SpaceGroup:
     """A ``SpaceGroup`` from a number, any symbol the core accepts, or a ``SpaceGroup``."""
-    return sg if isinstance(sg, SpaceGroup) else SpaceGroup(sg)
+    if isinstance(sg, SpaceGroup):
+        return sg
+    if isinstance(sg, int) and not 1 <= sg <= 230:
+        raise ValueError(f"space-group number {sg} is outside 1..230")
+    return SpaceGroup(sg)
 
 
 def extinction_group(sg: SpaceGroupLike) -> ExtinctionGroup:
