@@ -242,3 +242,104 @@ def test_demo_bars_name_the_extinction_symbol_and_always_show_the_truth():
                 assert eg == truth
     assert len(bars(p, p.candidates[40].extinction_group)) == 4
     assert "rank 41" in bars(p, p.candidates[40].extinction_group)[-1][0]
+
+
+# ----------------------------------------------------------------------------- outside the training data
+
+def _outside(p) -> list[str]:
+    return [w for w in p.warnings if w.startswith("outside the training data")]
+
+
+def test_a_clean_laboratory_pattern_is_inside_the_training_envelope():
+    pattern = halite()
+    p = classify((pattern.two_theta, pattern.intensity))
+    assert _outside(p) == []
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("background", "background 20 % of the strongest peak"),
+    ("no signal", "no diffraction signal"),
+    ("four points", "4 measured points"),
+    ("two points", "2 measured points"),
+    ("coverage", "coverage 9 %"),
+    ("one line", "1 lines found"),
+    ("d-spacings", "as d-spacings do"),
+    ("broad lines", "wide (FWHM at Cu)"),
+    ("coarse steps", "fewer than 2 times"),
+])
+def test_patterns_the_model_was_not_trained_on_abstain_and_say_why(case, reason):
+    pattern = halite()
+    x, y = pattern.two_theta, pattern.intensity / pattern.intensity.max()
+    rng = np.random.default_rng(3)
+    if case == "background":  # peak/background 5: a lab scan with its background left in
+        y = y + 0.25
+    elif case == "no signal":
+        y = 100 + rng.normal(0, 3, x.size)
+    elif case == "four points":
+        x, y = np.array([20.0, 30.0, 40.0, 50.0]), np.array([0.0, 0.0, 7.0, 0.0])
+    elif case == "two points":
+        x, y = np.array([20.0, 30.0]), np.array([1.0, 2.0])
+    elif case == "one line":
+        y = 1.0 + 50 * np.exp(-0.5 * ((x - 31.7) / 0.06) ** 2)
+    elif case == "coverage":
+        keep = (x >= 80.0) & (x <= 88.0)
+        x, y = x[keep], y[keep]
+    elif case == "d-spacings":  # a .xy whose first column holds d (Å), descending
+        x, y = 1.540593 / (2 * np.sin(np.radians(x) / 2)), y + 0.01  # descending d, the same intensities
+    elif case == "broad lines":
+        crystal = xrdfast.from_arrays((5.6401,) * 3 + (90,) * 3, "F m -3 m", ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        broad = xrdfast.simulate(crystal, W=0.006, U=0.004, eta=0.3, crystallite_size=3)
+        y = broad.intensity
+    elif case == "coarse steps":
+        x, y = x[::25], y[::25]  # 0.25 degree steps across 0.1 degree lines
+    p = classify((x, y))
+    assert p.abstain, (case, p.warnings)
+    assert any(reason in w for w in _outside(p)), (case, p.warnings)
+
+
+def test_a_wavelength_that_puts_every_line_below_one_angstrom_is_questioned(tmp_path: Path):
+    pattern = halite()  # measured with Cu, labelled as 11-BM's 0.41 Å
+    path = tmp_path / "mislabelled.xye"
+    np.savetxt(path, np.column_stack([pattern.two_theta, 1000 * pattern.intensity + 1]),
+               header="Calibrated wavelength = 0.413909")
+    p = classify(path)
+    assert p.wavelength == 0.413909 and p.wavelength_source == "file"
+    assert p.abstain and any("is the wavelength right?" in w for w in p.warnings)
+
+
+def test_the_envelope_limits_hold_for_fresh_stage_2_draws():
+    # the limits were taken from 1000 draws of seed 7 (scripts/ood_envelope.py); a fresh
+    # seed's draws must sit inside them, or the limits were not the training distribution's
+    from xrdfast.classify import TRAINING_ENVELOPE, pattern_statistics
+    from xrdfast.dataset import generate_samples
+
+    patterns, records = generate_samples("2", 11, 0, 300, n_threads=1)
+    stats = [pattern_statistics(x, np.ones(len(x), dtype=bool)) for x in patterns[records["status"] == 0]]
+    lo, hi = TRAINING_ENVELOPE["fwhm"]
+    inside = [s["background"] <= TRAINING_ENVELOPE["background"] and lo <= s["fwhm"] <= hi
+              and s["peaks"] >= TRAINING_ENVELOPE["peaks"] for s in stats]
+    assert np.mean(inside) >= 0.99
+
+
+def test_probabilities_do_not_depend_on_the_batch():
+    from xrdfast.dataset import generate_samples
+
+    patterns, _ = generate_samples("2", 5, 0, 21, n_threads=1)
+    grid = load_model().grid
+    items = [(grid, row) for row in patterns]
+    together = xrdfast.classify_many(items, top_k=99)
+    for i in (0, 17, 20):
+        alone = classify(items[i], top_k=99)
+        assert [c.probability for c in alone.candidates] == [c.probability for c in together[i].candidates]
+
+
+def test_non_finite_numbers_never_leave_the_library(capsys, tmp_path: Path):
+    from xrdfast.classify import Prepared, predict
+
+    with pytest.raises(PatternReadError, match="non-finite"):
+        predict(load_model(), [Prepared(np.full(8501, np.inf, dtype=np.float32), 1.0, "inf.xy", [])])
+    path = tmp_path / "huge.xy"
+    path.write_text("20 1\n21 1e307\n22 5\n23 1\n")
+    assert main(["predict", str(path), "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out) == [] and "huge.xy, line 2: intensity is 1e+307" in out.err

@@ -152,7 +152,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if not args.json:
             print(results[-1].table())
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=1))
+        print(json.dumps([r.to_dict() for r in results], indent=1, allow_nan=False))  # valid JSON, always
     if args.plot and results:
         from xrdfast.plotting import plot_prediction
 
