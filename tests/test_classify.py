@@ -3,6 +3,7 @@ line, and the promise that a bad file costs only its own result."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,10 +157,12 @@ def test_screen_keeps_going_resumes_and_writes_only_its_output(tmp_path: Path):
         if r["status"] == "ok":
             assert 1 <= int(r["extinction_group"]) <= 99 and len(json.loads(r["top_k"])) == 3
     assert summary.classified == 6  # every good file; the wavelength serves those that state none
-    # resumed: nothing left to do, nothing rewritten
+    # resumed: the classified files are skipped, the failed ones tried again (and fail
+    # again), their old error rows replaced: still one row per file
     again = screen([files], out, progress=False)
-    assert again.skipped == len(found) and again.classified == again.failed == 0
-    assert len(read_csv(out)) == len(rows)
+    assert again.skipped == summary.classified and again.failed == summary.failed and again.classified == 0
+    assert again.retried == summary.failed
+    assert sorted(r["file"] for r in read_csv(out)) == found
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["results.csv"]
 
@@ -189,7 +192,7 @@ def test_screen_parquet_resumes(tmp_path: Path):
     assert {r["status"] for r in table} == {"ok", "error"}
     (tmp_path / "more.xy").write_bytes((DATA / "patterns" / "cu-gaussians.xy").read_bytes())
     second = screen([tmp_path], out, wavelength=1.540593, progress=False)
-    assert second.skipped == 4 and second.classified == 1 and len(pq.read_table(out)) == 5
+    assert second.skipped == 3 and second.classified == 1 and second.failed == 1 and len(pq.read_table(out)) == 5
 
 
 def test_screen_command_line(tmp_path: Path, capsys):
@@ -343,3 +346,112 @@ def test_non_finite_numbers_never_leave_the_library(capsys, tmp_path: Path):
     assert main(["predict", str(path), "--json"]) == 1
     out = capsys.readouterr()
     assert json.loads(out.out) == [] and "huge.xy, line 2: intensity is 1e+307" in out.err
+
+
+# ----------------------------------------------------------------------------- screen: files, resumption, the writer
+
+def _mixed_directory(root: Path) -> Path:
+    """A directory as a user has it: a GSAS .XRA, an 11-BM .fxye stating its wavelength, an
+    .xy stating none, and two files that are not patterns."""
+    root.mkdir()
+    fxye = (DATA / "patterns" / "cu-gaussians.fxye").read_text().splitlines()
+    (root / "GARNET.XRA").write_text("\n".join(fxye) + "\n")
+    synchrotron = halite()  # at 0.413909 Å the Cu lines move to smaller angles
+    s = 0.413909 / 1.540593 * np.sin(np.radians(synchrotron.two_theta) / 2)
+    lines = [f"{200 * x:.4f} {1 + 1000 * y:.2f} 1.0" for x, y in zip(2 * np.degrees(np.arcsin(s)), synchrotron.intensity)]
+    (root / "11bmb_1234.fxye").write_text("Halite at 11-BM\n# Calibrated wavelength = 0.413909\n"
+                                           f"BANK 1 {len(lines)} {len(lines)} CONST 0 0 0 0 FXYE\n" + "\n".join(lines) + "\n")
+    (root / "lab.xy").write_bytes((DATA / "patterns" / "cu-gaussians.xy").read_bytes())
+    (root / "notes.docx").write_bytes(b"PK\x03\x04 not a pattern")
+    (root / "README").write_text("what is in here\n")
+    return root
+
+
+def test_screen_reads_what_predict_reads_and_names_what_it_skips(tmp_path: Path, capsys):
+    from xrdfast.readers import EXTENSIONS
+
+    folder = _mixed_directory(tmp_path / "in")
+    out = tmp_path / "r.csv"
+    summary = screen([folder], out, wavelength=1.5406, progress=False)
+    rows = {Path(r["file"]).name: r for r in read_csv(out)}
+    assert set(rows) == {"GARNET.XRA", "11bmb_1234.fxye", "lab.xy"}
+    assert all(r["status"] == "ok" and r["error"] == "" for r in rows.values()), rows
+    # the synchrotron file at its own wavelength, the lab file at the option's
+    assert (float(rows["11bmb_1234.fxye"]["wavelength"]), rows["11bmb_1234.fxye"]["wavelength_source"]) == (0.413909, "file")
+    assert (float(rows["lab.xy"]["wavelength"]), rows["lab.xy"]["wavelength_source"]) == (1.5406, "option")
+    assert [Path(n).name for n in summary.unrecognised] == ["README", "notes.docx"]
+    assert "2 files in the directories were not screened" in str(summary) and "notes.docx" in str(summary)
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    help_text = capsys.readouterr().out
+    assert all(ext in help_text for ext in EXTENSIONS)
+
+
+def test_screen_retries_failed_files_and_keeps_one_row_per_file(tmp_path: Path):
+    folder = _mixed_directory(tmp_path / "in")
+    out = tmp_path / "r.jsonl"
+    first = screen([folder], out, progress=False)  # no wavelength: the files that state none fail
+    assert first.failed == 2 and first.classified == 1
+    second = screen([folder], out, wavelength=1.5406, progress=False)
+    assert second.skipped == 1 and second.retried == 2 and second.classified == 2 and second.failed == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(Path(r["file"]).name for r in rows) == ["11bmb_1234.fxye", "GARNET.XRA", "lab.xy"]
+    assert {r["status"] for r in rows} == {"ok"}
+
+
+def test_screen_warnings_are_not_errors(tmp_path: Path):
+    pattern = halite()
+    keep = pattern.two_theta < 30
+    path = tmp_path / "partial.xy"
+    np.savetxt(path, np.column_stack([pattern.two_theta[keep], 1 + 1000 * pattern.intensity[keep]]))
+    screen([path], tmp_path / "r.csv", wavelength=1.540593, progress=False)
+    (row,) = read_csv(tmp_path / "r.csv")
+    assert row["status"] == "ok" and row["error"] == "" and "cover only" in row["warnings"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_screen_repairs_a_torn_last_line_and_runs_its_file_again(tmp_path: Path, suffix: str):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for p in GOOD[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / f"r{suffix}"
+    screen([folder], out, wavelength=1.540593, progress=False)
+    whole = out.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # killed inside the last write
+    again = screen([folder], out, wavelength=1.540593, progress=False)
+    assert again.classified == 1 and again.skipped == 2
+    assert out.read_bytes() == whole  # the same rows, bit for bit (batch-invariant inference)
+
+
+def test_a_second_screen_on_the_same_output_fails_clearly(tmp_path: Path):
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "r.csv"
+    with open(out, "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(ValueError, match="another xrdfast screen is writing this output"):
+            screen([GOOD[0]], out, wavelength=1.540593, progress=False)
+    assert out.read_text() == ""
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("unrelated.csv", "name,value\nx,1\n", "not an xrdfast screen output (its header is 'name,value'"),
+    ("two-columns.csv", "file,status\na.xy,ok\n", "its header is 'file,status'"),
+    ("list-line.jsonl", "[1, 2]\n", "line 1 is not a row"),
+    ("text.jsonl", "hello\n", "line 1 is not JSON"),
+])
+def test_screen_refuses_an_output_that_is_not_its_own(tmp_path: Path, name: str, content: str, message: str):
+    out = tmp_path / name
+    out.write_text(content)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        screen([GOOD[0]], out, wavelength=1.540593, progress=False)
+    assert out.read_text() == content  # untouched
+
+
+def test_screen_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["screen", str(GOOD[0]), "--out", str(blocker / "r.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the results there" in err and "Traceback" not in err

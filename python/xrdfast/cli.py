@@ -237,7 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev.add_argument("--json", action="store_true", help="also print the whole report")
     ev.set_defaults(run=_cmd_evaluate)
     pr = sub.add_parser("predict", help="classify measured patterns: ranked extinction groups, crystal system, space groups")
-    pr.add_argument("files", nargs="+", help="pattern files (.xy .xye .dat .csv .xrdml .raw .brml .ras .rasx .gsa .fxye .cif)")
+    from xrdfast.readers import EXTENSIONS  # one list for predict's help and screen's directory search
+
+    pr.add_argument("files", nargs="+", help=f"pattern files ({' '.join(EXTENSIONS)}; others are recognised by "
+                                             "their content)")
     pr.add_argument("--top-k", type=int, default=5)
     pr.add_argument("--wavelength", type=float, help="Å, when the file does not say (e.g. 1.5406 Cu, 0.7093 Mo)")
     pr.add_argument("--json", action="store_true", help="JSON instead of tables")
@@ -247,9 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.set_defaults(run=_cmd_predict)
     sc = sub.add_parser("screen", help="classify every pattern of directories/globs into a table (resumable)")
     sc.add_argument("inputs", nargs="+", help="directories, files or glob patterns ('data/**/*.xy')")
-    sc.add_argument("--out", required=True, help="results .csv, .jsonl or .parquet; files already in it are skipped")
+    sc.add_argument("--out", required=True, help="results .csv, .jsonl or .parquet; files already classified in it "
+                                                 "are skipped, failed ones retried")
     sc.add_argument("--top-k", type=int, default=5)
-    sc.add_argument("--wavelength", type=float, help="Å, for files that do not say")
+    sc.add_argument("--wavelength", type=float, help="Å, for files that state none (a file's own wavelength wins; "
+                                                     "each row says which was used)")
     sc.add_argument("--workers", type=int, default=0, help="CPU threads for inference (0: torch's default)")
     sc.add_argument("--chunk", type=int, default=512, help="files per batch (and per Dask task)")
     sc.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): chunks run on the cluster")

@@ -102,6 +102,9 @@ EXTENSIONS = {
     ".xy": "xy", ".xye": "xy", ".csv": "xy", ".dat": "xy", ".txt": "xy",
     ".xrdml": "xrdml", ".raw": "raw", ".brml": "brml", ".ras": "ras", ".rasx": "rasx",
     ".gsa": "gsas", ".gss": "gsas", ".gsas": "gsas", ".fxye": "gsas", ".fxy": "gsas",
+    # GSAS raw files of the GSAS/GSAS-II tutorials: X-ray (.xra), constant-wavelength neutron
+    # (.cwn), GSAS data (.gda)
+    ".xra": "gsas", ".cwn": "gsas", ".gda": "gsas",
     ".cif": "cif",
 }
 _ALIASES = {
