@@ -197,3 +197,44 @@ _atom_site_fract_z
 Na1 Na 0 0 0
 Cl1 Cl 0.5 0.5 0.5
 """
+
+
+def _p1_cif(crystal) -> str:
+    """The structure written as many tutorials and Materials Project write it: every atom, P1."""
+    atoms, sites = crystal.atoms(), crystal.sites()
+    a, b, c, alpha, beta, gamma = crystal.cell
+    rows = "\n".join(f"{sites['types'][s]}{i} {sites['types'][s]} {x:.6f} {y:.6f} {z:.6f} {bi:.3f}"
+                     for i, (s, (x, y, z), bi) in enumerate(zip(atoms["site"], atoms["frac"], atoms["b_iso"])))
+    return (f"data_p1\n_cell_length_a {a}\n_cell_length_b {b}\n_cell_length_c {c}\n_cell_angle_alpha {alpha}\n"
+            f"_cell_angle_beta {beta}\n_cell_angle_gamma {gamma}\n_symmetry_space_group_name_H-M 'P 1'\n"
+            "loop_\n_symmetry_equiv_pos_as_xyz\nx,y,z\n"
+            "loop_\n_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n"
+            f"_atom_site_fract_z\n_atom_site_B_iso_or_equiv\n{rows}\n")
+
+
+def test_a_p1_expanded_cif_is_simulated_with_the_symmetry_its_atoms_have(tmp_path, capsys):
+    import numpy as np
+
+    # anatase, Horn et al. (1972): I41/amd, Ti 4a, O 8e z = 0.2081 (origin choice 2)
+    anatase = xrdfast.from_arrays((3.7845, 3.7845, 9.5143, 90, 90, 90), "I 41/a m d :2", ["Ti", "O"],
+                                  [[0, 0.75, 0.125], [0, 0.75, 0.3331]], b_iso=[0.4, 0.6])
+    path = tmp_path / "anatase-p1.cif"
+    path.write_text(_p1_cif(anatase))
+    assert main(["simulate", str(path), "--lines", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "space group 141 (I 41/a 2/m 2/d) in the CIF's own cell" in out
+    lines = {tuple(int(v) for v in row.split()[:3]): float(row.split()[-1]) for row in out.splitlines()
+             if len(row.split()) == 7 and row.split()[0].lstrip("-").isdigit()}
+    strongest = max(lines, key=lines.get)
+    assert sorted(abs(i) for i in strongest) == [0, 1, 1]  # 101, 100 %
+    # 004 as one reflection of multiplicity 2: ~20 % of 101 (PDF 21-1272 lists 20 %)
+    i004 = [v for hkl, v in lines.items() if sorted(abs(i) for i in hkl) == [0, 0, 4]]
+    assert len(i004) == 1 and 14 < i004[0] < 28, lines
+    # and the merged simulation is the symmetric structure's
+    direct = xrdfast.simulate(anatase)
+    from xrdfast.structure import from_cif
+    from xrdfast.symmetry import find_symmetry
+
+    merged, found = find_symmetry(from_cif(path))
+    assert found["number"] == 141 and found["operations"] == 32
+    np.testing.assert_allclose(xrdfast.simulate(merged).intensity, direct.intensity, rtol=0, atol=1e-4)

@@ -41,6 +41,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from xrdfast.structure import from_cif
 
     crystal = from_cif(args.cif)
+    symmetry_note = _full_symmetry(crystal)
+    if symmetry_note:
+        crystal, symmetry_note = symmetry_note
     wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
     # whole steps from MIN that do not pass MAX (arange's end would overshoot: 5..179.999 by 0.5 gives 180)
     lo, hi = args.two_theta
@@ -58,12 +61,30 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     top = lines["intensity"].max() if len(lines["intensity"]) else 1.0
     print(f"{crystal.name}: {crystal.n_sites} sites, {crystal.n_atoms} atoms in the cell, "
           f"{len(lines['d'])} reflection families; strongest lines:")
+    if symmetry_note:
+        print(f"  {symmetry_note}")
     print("     h   k   l      d (Å)   2θ (°)   mult      I (%)")
     for i in sorted(order, key=lambda i: lines["two_theta"][i]):
         h, k, l = lines["hkl"][i]
         print(f"  {h:4d}{k:4d}{l:4d} {lines['d'][i]:10.5f} {lines['two_theta'][i]:8.3f} {lines['multiplicity'][i]:6d}"
               f" {100 * lines['intensity'][i] / top:10.2f}")
     return 0
+
+
+def _full_symmetry(crystal):
+    """(crystal with the symmetry its atoms have, a sentence saying so) when the CIF gave
+    less (a P1 expansion lists equivalent reflections as separate lines); else None."""
+    from xrdfast._core import has_extra_symmetry
+    from xrdfast.symmetry import find_symmetry
+
+    if not has_extra_symmetry(crystal):
+        return None
+    symmetric, found = find_symmetry(crystal)
+    if symmetric is crystal:
+        return None
+    return symmetric, (f"symmetry: the CIF gives {found['given']} operation(s); its atoms have {found['operations']}, "
+                       f"space group {found['number']} ({found['hm']}) in the CIF's own cell, used to merge "
+                       "equivalent reflections")
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

@@ -116,3 +116,111 @@ def extinction_symbol_in_setting(sg: SpaceGroupLike) -> str:
     g, s = glides[unique], screws[unique]
     position = (("21/" + g) if s and g != "-" else ("21" if s else g))
     return " ".join([lattice] + [position if i == unique else "1" for i in range(3)])
+
+
+# --------------------------------------------------------------------------- the symmetry a structure has
+#
+# A CIF written in P1 (Materials Project, many tutorials) lists every atom of the cell with
+# only the identity. Simulated as written, symmetry-equivalent reflections come out as
+# separate lines. find_symmetry recovers the operations the atoms obey in the user's own
+# cell: rotations are the integer matrices with entries in {-1, 0, 1} that keep the metric
+# (every lattice symmetry of a Buerger/Niggli-like cell is among them; a skewed cell may hide
+# some, and then fewer are found, never wrong ones), translations those that carry one atom
+# onto another of its type, kept when every atom lands on an atom of its type. The core's
+# identify_operations then names the space group and its setting.
+
+
+def _metric(cell: "Sequence[float]") -> "np.ndarray":
+    import numpy as np
+
+    a, b, c, alpha, beta, gamma = cell
+    ca, cb, cg = (np.cos(np.radians(x)) for x in (alpha, beta, gamma))
+    return np.array([[a * a, a * b * cg, a * c * cb], [a * b * cg, b * b, b * c * ca], [a * c * cb, b * c * ca, c * c]])
+
+
+def find_symmetry(crystal: "Crystal", tolerance: float = 0.01) -> tuple["Crystal", dict]:
+    """The crystal with the full symmetry its atoms have in its own cell, and what was found:
+    {"number", "hm", "operations" (count), "given" (count of the operations it came with)}.
+    ``tolerance`` (Å) bounds how far an atom may land from its image. The cell, the atoms
+    and their order are kept; the sites become one representative per orbit."""
+    import itertools
+
+    import numpy as np
+
+    from xrdfast._core import Crystal, SymOp, identify_operations
+
+    atoms = crystal.atoms()
+    sites = crystal.sites()
+    frac = np.asarray(atoms["frac"], dtype=float) % 1.0
+    site_of = np.asarray(atoms["site"])
+    types = np.array([sites["types"][s] for s in site_of])
+    occupancy, b_iso = np.asarray(atoms["occupancy"], float), np.asarray(atoms["b_iso"], float)
+    signature = np.array([f"{t}|{o:.4f}|{b:.3f}" for t, o, b in zip(types, occupancy, b_iso)])
+    info = {"given": len(crystal.operations)}
+    g = _metric(crystal.cell)
+    # rotations that keep the metric (to 1e-3 relative)
+    candidates = np.array(list(itertools.product((-1, 0, 1), repeat=9)), dtype=np.int64).reshape(-1, 3, 3)
+    candidates = candidates[np.abs(np.round(np.linalg.det(candidates))) == 1]
+    kept = np.einsum("nji,jk,nkl->nil", candidates, g, candidates)
+    rotations = candidates[np.all(np.abs(kept - g) <= 1e-3 * np.abs(g).max(), axis=(1, 2))]
+    ref = min(set(signature), key=lambda s: np.count_nonzero(signature == s))
+    ref_atoms = np.flatnonzero(signature == ref)
+    x0 = frac[ref_atoms[0]]
+
+    def lands(r: np.ndarray, t: np.ndarray) -> bool:
+        image = frac @ r.T + t
+        delta = image[:, None, :] - frac[None, :, :]
+        delta -= np.round(delta)
+        distance = np.sqrt(np.einsum("abi,ij,abj->ab", delta, g, delta))
+        same = signature[:, None] == signature[None, :]
+        return bool(np.all(np.min(np.where(same, distance, np.inf), axis=1) <= tolerance))
+
+    operations: list[tuple[np.ndarray, np.ndarray]] = []
+    for r in rotations:
+        for j in ref_atoms:
+            t = (frac[j] - r @ x0) % 1.0
+            if lands(r, t):
+                operations.append((r, t))
+    if len(operations) <= len(crystal.operations):
+        return crystal, {**info, **_name_of([op.triplet() for op in crystal.operations]), "operations": info["given"]}
+    triplets = [_triplet(r, t) for r, t in operations]
+    name = _name_of(triplets)
+    # one representative per orbit
+    covered = np.zeros(len(frac), dtype=bool)
+    keep = []
+    for i in range(len(frac)):
+        if covered[i]:
+            continue
+        keep.append(i)
+        for r, t in operations:
+            image = r @ frac[i] + t
+            delta = frac - image
+            delta -= np.round(delta)
+            covered |= (np.sqrt(np.einsum("ai,ij,aj->a", delta, g, delta)) <= tolerance) & (signature == signature[i])
+    labels = [sites["labels"][site_of[i]] for i in keep]
+    symmetric = Crystal(crystal.name, crystal.cell, [SymOp(t) for t in triplets], labels, list(types[keep]),
+                        frac[keep], occupancy[keep], b_iso[keep])
+    if symmetric.n_atoms != crystal.n_atoms:  # the tolerance merged atoms that are distinct: keep what was given
+        return crystal, {**info, **_name_of([op.triplet() for op in crystal.operations]), "operations": info["given"]}
+    return symmetric, {**info, **name, "operations": len(operations)}
+
+
+def _name_of(triplets: list[str]) -> dict:
+    from xrdfast._core import identify_operations
+
+    found = identify_operations(triplets)
+    return {"number": int(found["number"]), "hm": str(found["hm"])}
+
+
+def _triplet(r: "np.ndarray", t: "np.ndarray") -> str:
+    from fractions import Fraction
+
+    parts = []
+    for row, shift in zip(r, t):
+        text = "".join(("+" if c > 0 else "-") + ("" if abs(c) == 1 else str(abs(c))) + "xyz"[k]
+                       for k, c in enumerate(row) if c)
+        fraction = Fraction(float(shift)).limit_denominator(24) % 1
+        if fraction:
+            text += f"+{fraction.numerator}/{fraction.denominator}"
+        parts.append(text.lstrip("+"))
+    return ",".join(parts)
