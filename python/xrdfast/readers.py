@@ -427,6 +427,10 @@ def _text(src: str, data: bytes, what: str, strict: bool = True) -> str:
     """``data`` as text, or an error when it is binary. Not UTF-8 is read as Latin-1 (Windows
     instrument software writes "°" that way) unless high bytes are common enough that it
     is binary (``strict``; the RAS reader relaxes this for Shift-JIS comments)."""
+    lines = data.count(b"\n")  # counted on the bytes, before any text is made of them
+    if lines > MAX_POINTS + _HEADER_LINES:
+        raise PatternReadError(f"{src}: {lines} lines; more than the {MAX_POINTS} points accepted for a "
+                               "powder pattern (a scan at 0.001° steps has ~150 000); not parsed")
     bad = _CONTROL.search(data)
     if bad:
         at = bad.start()
@@ -444,10 +448,6 @@ def _text(src: str, data: bytes, what: str, strict: bool = True) -> str:
             raise PatternReadError(f"{src}, line {line}: not UTF-8 text ({high} of {len(data)} bytes "
                                    f"are non-ASCII); expected a {what} text file") from None
         text = data.decode("latin-1")
-    lines = text.count("\n")
-    if lines > MAX_POINTS + _HEADER_LINES:
-        raise PatternReadError(f"{src}: {lines} lines; more than the {MAX_POINTS} points accepted for a "
-                               "powder pattern (a scan at 0.001° steps has ~150 000); not parsed")
     return text.rstrip("\x1a")  # DOS end-of-file marker
 
 
