@@ -96,11 +96,19 @@ def _phases(structure: StructureLike | Mixture, impurities: Iterable[tuple[Struc
     return phases
 
 
+def _seed(seed: Any) -> int:
+    """The noise seed: an integer the native 64-bit generator takes (a ValueError otherwise)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be an integer from 0 to 2**64 - 1, got {seed!r}")
+    return int(seed)
+
+
 def simulate(structure: StructureLike | Mixture, *, grid: Any = None, seed: int = 0,
              impurities: Iterable[tuple[StructureLike, float]] = (), **params: Any) -> Pattern:
     """Simulate the powder pattern of a structure (Crystal, CIF path, pymatgen, ASE) or a
     mixture [(structure, weight_fraction), ...], with optional impurity phases."""
     grid = default_grid() if grid is None else np.asarray(grid, dtype=float)
+    seed = _seed(seed)
     intensity, lines = simulate_pattern(_phases(structure, impurities), make_params(**params), grid, seed)
     return Pattern(grid, intensity, lines)
 
@@ -128,6 +136,7 @@ def simulate_batch(structures: Sequence[StructureLike | Mixture],
     """
     if backend not in ("cpu", "cuda", "auto"):
         raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
+    seed = _seed(seed)
     use_cuda = backend == "cuda" or (backend == "auto" and cuda_available())
     grid = default_grid() if grid is None else np.asarray(grid, dtype=float)
     items: list[list[tuple[Crystal, float]]] = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,17 @@ def load_data(spec: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]
         labels = np.concatenate([r["extinction_group"][r["status"] == 0] for _, r in shards])
         return patterns, labels, f"generated dataset {path}"
     if path.suffix == ".npz":
-        with np.load(path) as data:
-            missing = {"two_theta", "intensity", "eg"} - set(data.files)
-            if missing:
-                raise ValueError(f"{path}: missing arrays {sorted(missing)} (expected two_theta, intensity, eg)")
-            two_theta, intensity, labels = data["two_theta"], data["intensity"], data["eg"]
+        try:
+            with open(path, "rb") as handle, np.load(handle) as data:  # our handle: closed even when np.load fails
+                missing = {"two_theta", "intensity", "eg"} - set(data.files)
+                if missing:
+                    raise ValueError(f"{path}: missing arrays {sorted(missing)} (expected two_theta, intensity, eg)")
+                two_theta, intensity, labels = data["two_theta"], data["intensity"], data["eg"]
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+            if str(path) in str(error):
+                raise
+            raise ValueError(f"{path}: not a readable .npz of patterns ({error}); expected arrays two_theta, "
+                             "intensity and eg, as numpy.savez writes them") from None
         from xrdfast.classify import prepare  # the route of xrdfast.classify: what is evaluated is what is deployed
         from xrdfast.readers import PatternReadError
 
