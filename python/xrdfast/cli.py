@@ -34,12 +34,12 @@ def _cmd_sg(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from xrdfast.simulate import simulate
+    from xrdfast.simulate import grid_from_range, simulate
     from xrdfast.structure import from_cif
 
+    grid = grid_from_range(args.two_theta[0], args.two_theta[1], args.step)  # checked before the file is read
     crystal = from_cif(args.cif)
     wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
-    grid = np.arange(args.two_theta[0], args.two_theta[1] + 0.5 * args.step, args.step)
     pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
                        crystallite_size=args.size)
     if args.output:
@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"xrdfast {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C reaches the native loops too (interrupt.hpp)
+        print(f"xrdfast {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
