@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "xrdfast/extinction.hpp"
+#include "xrdfast/interrupt.hpp"
 
 #ifdef XRDFAST_OPENMP
 #include <omp.h>
@@ -214,8 +215,12 @@ void generate_samples(const StageDistribution& dist, std::uint64_t seed, std::in
 #endif
   for (std::int64_t i = 0; i < count; ++i) {
     float* row = out + size_t(i) * width;
+    if (interrupt_requested()) continue;  // an OpenMP loop cannot break: skip what is left
     try {
+      poll_interrupt();
       generate_one(dist, seed, first + i, grid, row, records[i]);
+    } catch (const Interrupted&) {
+      // the flag is set; the loop drains and the call throws below
     } catch (const std::exception& e) {
       records[i].index = first + i;
       records[i].status = 1;
@@ -223,6 +228,7 @@ void generate_samples(const StageDistribution& dist, std::uint64_t seed, std::in
       std::fill(row, row + width, std::numeric_limits<float>::quiet_NaN());
     }
   }
+  if (interrupt_requested()) throw Interrupted();
   (void)n_threads;
 }
 

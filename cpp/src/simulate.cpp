@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
+#include "xrdfast/interrupt.hpp"
 #include "xrdfast/profile.hpp"
 #include "xrdfast/render.hpp"
 
@@ -16,7 +19,12 @@ namespace xrdfast {
 
 namespace {
 
-std::string num(double v) { return std::to_string(v); }
+// Shortest round-trip text of a number: 1e+308 and 0.0025, not 3000 digits or 0.002500.
+std::string num(double v) {
+  std::ostringstream out;
+  out << std::setprecision(6) << v;
+  return out.str();
+}
 
 }  // namespace
 
@@ -25,33 +33,75 @@ double observed_two_theta(double theta, const SimulationParams& p) {
   return 2 * theta / kDegree + p.zero_shift + displacement;
 }
 
+const std::vector<ParameterRange>& parameter_ranges() {
+  using P = SimulationParams;
+  // name, field, lo, hi, 0 switches the effect off, unit, why this range
+  static const std::vector<ParameterRange> table = {
+      {"wavelength", &P::wavelength, 0.05, 5.0, false, "Å", "hard X-rays to thermal neutrons"},
+      {"wavelength2", &P::wavelength2, 0.05, 5.0, true, "Å", "a second (K-alpha2) line; 0 for a monochromatic beam"},
+      {"ka2_ratio", &P::ka2_ratio, 0.0, 1.0, false, "", "I(K-alpha2) / I(K-alpha1); 0.5 for every common anode"},
+      {"monochromator_two_theta", &P::monochromator_two_theta, 0.0, 120.0, false, "deg",
+       "26.6 for graphite (002) with Cu, 45 for LiF (200); 0 for none"},
+      {"mu_r", &P::mu_r, 0.0, 1.0, false, "", "Hewat's cylinder absorption holds for mu R up to ~1"},
+      {"U", &P::U, 0.0, 1.0, false, "deg^2", "Caglioti U; 1 means a 1 deg FWHM at 2theta = 90 deg"},
+      {"V", &P::V, -1.0, 1.0, false, "deg^2", "Caglioti V; also V >= -2 sqrt(U W), so that FWHM^2 stays positive"},
+      {"W", &P::W, 0.0, 1.0, false, "deg^2", "Caglioti W; FWHM^2 at low angle (0.0025: 0.05 deg)"},
+      {"X", &P::X, 0.0, 1.0, false, "deg", "Lorentzian X / cos(theta)"},
+      {"Y", &P::Y, 0.0, 1.0, false, "deg", "Lorentzian Y tan(theta)"},
+      {"eta", &P::eta, 0.0, 1.0, false, "", "pseudo-Voigt Lorentzian fraction"},
+      {"crystallite_size", &P::crystallite_size, 1.0, 1e5, true, "nm",
+       "Scherrer size broadening; below 1 nm there is no crystal, above 100 um no measurable width; 0 for none"},
+      {"microstrain", &P::microstrain, 0.0, 0.05, false, "", "strain broadening 4 e tan(theta); 5 % is beyond plastic flow"},
+      {"scherrer_k", &P::scherrer_k, 0.5, 2.0, false, "", "Scherrer constant, 0.89..1.33 by crystallite shape"},
+      {"asymmetry", &P::asymmetry, -100.0, 100.0, false, "deg^2",
+       "Rietveld's P; the factor 1 - P sgn(d) d^2 / tan(theta) must keep the peak's shape"},
+      {"zero_shift", &P::zero_shift, -1.0, 1.0, false, "deg", "2theta zero error; more is a misaligned instrument"},
+      {"sample_displacement", &P::sample_displacement, -2.0, 2.0, false, "mm", "sample height error"},
+      {"goniometer_radius", &P::goniometer_radius, 50.0, 2000.0, false, "mm", "lab goniometers 135-435, synchrotrons up to ~2000"},
+      {"march_dollase_r", &P::march_dollase_r, 0.1, 10.0, false, "", "March-Dollase r; 1 is a random powder"},
+      {"preferred_orientation", nullptr, -20.0, 20.0, false, "", "each Miller index of the texture axis, not all zero"},
+      {"background_chebyshev", nullptr, -100.0, 100.0, false, "x strongest peak",
+       "each Chebyshev coefficient, at most 36 of them"},
+      {"hump_amplitude", &P::hump_amplitude, 0.0, 100.0, false, "x strongest peak", "amorphous hump height"},
+      {"hump_center", &P::hump_center, 0.0, 180.0, false, "deg", "amorphous hump position"},
+      {"hump_fwhm", &P::hump_fwhm, 0.1, 180.0, false, "deg", "amorphous hump width"},
+      {"counts", &P::counts, 1.0, 1e9, true, "counts", "Poisson counts at the maximum; 0 for noiseless"},
+      {"read_noise", &P::read_noise, 0.0, 1.0, false, "x maximum", "Gaussian noise sigma"},
+  };
+  return table;
+}
+
 void SimulationParams::validate() const {
   auto fail = [](const std::string& why) { throw std::invalid_argument("simulation parameters: " + why); };
-  auto finite = [&](double v, const char* name) {
-    if (!std::isfinite(v)) fail(std::string(name) + " must be finite");
+  auto range_text = [](const ParameterRange& r) {
+    std::string text = num(r.lo) + " .. " + num(r.hi) + (*r.unit ? std::string(" ") + r.unit : "");
+    return (r.zero_is_off ? "0 or " : "") + text + " (" + r.why + ")";
   };
-  for (auto [v, n] : {std::pair{wavelength, "wavelength"}, {wavelength2, "wavelength2"}, {ka2_ratio, "ka2_ratio"},
-                      {U, "U"}, {V, "V"}, {W, "W"}, {X, "X"}, {Y, "Y"}, {eta, "eta"}, {zero_shift, "zero_shift"},
-                      {sample_displacement, "sample_displacement"}, {goniometer_radius, "goniometer_radius"},
-                      {march_dollase_r, "march_dollase_r"}, {counts, "counts"}, {read_noise, "read_noise"},
-                      {crystallite_size, "crystallite_size"}, {microstrain, "microstrain"}, {asymmetry, "asymmetry"},
-                      {hump_amplitude, "hump_amplitude"}, {hump_center, "hump_center"}, {hump_fwhm, "hump_fwhm"},
-                      {mu_r, "mu_r"}, {monochromator_two_theta, "monochromator_two_theta"}, {scherrer_k, "scherrer_k"}})
-    finite(v, n);
-  for (double c : background_chebyshev) finite(c, "background_chebyshev");
-  if (wavelength < 0.05 || wavelength > 5.0)
-    fail("wavelength " + num(wavelength) + " Å is outside 0.05..5 Å (X-ray and thermal-neutron range)");
-  if (wavelength2 != 0 && (wavelength2 < 0.05 || wavelength2 > 5.0)) fail("wavelength2 must be 0 (none) or 0.05..5 Å");
-  if (ka2_ratio < 0 || ka2_ratio > 1) fail("ka2_ratio must lie in 0..1");
-  if (eta < 0 || eta > 1) fail("eta " + num(eta) + " must lie in 0..1");
-  if (W < 0 || U < 0) fail("Caglioti U and W must be non-negative");
-  if (X < 0 || Y < 0) fail("Lorentzian X and Y must be non-negative");
-  if (crystallite_size < 0 || microstrain < 0) fail("crystallite_size and microstrain must be non-negative");
-  if (goniometer_radius <= 0) fail("goniometer_radius must be positive");
-  if (march_dollase_r <= 0) fail("march_dollase_r must be positive (1 = random powder)");
-  if (counts < 0 || read_noise < 0) fail("counts and read_noise must be non-negative");
-  if (hump_fwhm <= 0) fail("hump_fwhm must be positive");
-  if (mu_r < 0) fail("mu_r must be non-negative");
+  auto check = [&](const ParameterRange& r, double v, const std::string& name) {
+    if (!std::isfinite(v)) fail(name + " = " + num(v) + " must be finite; its range is " + range_text(r));
+    if ((v < r.lo || v > r.hi) && !(r.zero_is_off && v == 0))
+      fail(name + " = " + num(v) + " is outside its range " + range_text(r));
+  };
+  for (const ParameterRange& r : parameter_ranges()) {
+    if (r.field) {
+      check(r, this->*r.field, r.name);
+    } else if (std::string(r.name) == "background_chebyshev") {
+      if (background_chebyshev.size() > kMaxChebyshevTerms)
+        fail("background_chebyshev has " + std::to_string(background_chebyshev.size()) + " coefficients, more than " +
+             std::to_string(kMaxChebyshevTerms));
+      for (size_t k = 0; k < background_chebyshev.size(); ++k)
+        check(r, background_chebyshev[k], "background_chebyshev[" + std::to_string(k) + "]");
+    } else if (std::string(r.name) == "preferred_orientation") {
+      for (int j = 0; j < 3; ++j) check(r, preferred_orientation[j], "preferred_orientation[" + std::to_string(j) + "]");
+      if (preferred_orientation == Vec3i{0, 0, 0}) fail("preferred_orientation must be a nonzero hkl");
+    }
+  }
+  // H_G^2 = U t^2 + V t + W >= 0 for every t = tan(theta) >= 0 needs V >= -2 sqrt(U W)
+  if (V < -2 * std::sqrt(U * W))
+    fail("Caglioti V = " + num(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " + num(U) +
+         " and W = " + num(W) + " V must be at least -2 sqrt(U W) = " + num(0.0 - 2 * std::sqrt(U * W)));
+  if (W == 0 && X == 0 && crystallite_size == 0)
+    fail("the peaks have no width at low angles: give Caglioti W, Lorentzian X or a crystallite size");
   if (anomalous && radiation == Radiation::Neutron) fail("anomalous dispersion applies to X-rays only");
 }
 
@@ -232,6 +282,9 @@ template void render_pattern<double>(const std::vector<Line>&, const SimulationP
 
 void check_grid(const std::vector<double>& grid) {
   if (grid.size() < 2) throw std::invalid_argument("2theta grid needs at least 2 points, got " + std::to_string(grid.size()));
+  if (grid.size() > kMaxGridPoints)
+    throw std::invalid_argument("2theta grid has " + std::to_string(grid.size()) + " points, more than the " +
+                                std::to_string(kMaxGridPoints) + " xrdfast renders (a step of 0.0001 deg over 100 deg)");
   for (size_t i = 0; i < grid.size(); ++i) {
     if (!std::isfinite(grid[i])) throw std::invalid_argument("2theta grid has a non-finite value at index " + std::to_string(i));
     if (i && !(grid[i] > grid[i - 1]))
@@ -272,15 +325,20 @@ void simulate_batch(const std::vector<std::vector<Phase>>& items, const std::vec
 #endif
   for (long i = 0; i < n; ++i) {
     float* row = out + size_t(i) * width;
+    if (interrupt_requested()) continue;  // an OpenMP loop cannot break: skip what is left
     try {
+      poll_interrupt();
       const SimulationParams& p = params.size() == 1 ? params[0] : params[size_t(i)];
       const std::vector<Line> lines = powder_lines(items[size_t(i)], p, grid.front(), grid.back());
       render_pattern(lines, p, grid, seed, std::uint64_t(i), row);
+    } catch (const Interrupted&) {
+      // the flag is set; the loop drains and the call throws below
     } catch (const std::exception& e) {
       errors[size_t(i)] = e.what();
       std::fill(row, row + width, std::numeric_limits<float>::quiet_NaN());
     }
   }
+  if (interrupt_requested()) throw Interrupted();
   (void)n_threads;
 }
 

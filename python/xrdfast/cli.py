@@ -37,17 +37,15 @@ def _cmd_sg(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from xrdfast.simulate import simulate
+    from xrdfast.simulate import grid_from_range, simulate
     from xrdfast.structure import from_cif
 
+    grid = grid_from_range(args.two_theta[0], args.two_theta[1], args.step)  # checked before the file is read
     crystal = from_cif(args.cif)
     symmetry_note = _full_symmetry(crystal)
     if symmetry_note:
         crystal, symmetry_note = symmetry_note
     wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
-    # whole steps from MIN that do not pass MAX (arange's end would overshoot: 5..179.999 by 0.5 gives 180)
-    lo, hi = args.two_theta
-    grid = lo + args.step * np.arange(int(np.floor((hi - lo) / args.step + 1e-9)) + 1)
     pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
                        crystallite_size=args.size)
     if args.output:
@@ -296,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return _reader_went_away()
+    except KeyboardInterrupt:  # Ctrl-C reaches the native loops too (interrupt.hpp)
+        print(f"xrdfast {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _reader_went_away() -> int:

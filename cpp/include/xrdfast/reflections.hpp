@@ -23,8 +23,14 @@ struct Reflection {
   double texture = 1;   // March-Dollase weight, averaged over the members (1: random powder)
 };
 
+// Reciprocal-lattice points within 1/d_min that one call may visit: 5e6 holds a 100 Å
+// cubic P1 cell to 90 deg 2theta with Cu K-alpha (3.7e6) and any protein powder; beyond it
+// the line list alone would take hundreds of MB. Counted before anything is allocated.
+constexpr double kMaxReflections = 5e6;
+
 // Families of allowed reflections with d >= d_min (Å), sorted by decreasing d; absent
-// reflections (from the crystal's own operations) are left out.
+// reflections (from the crystal's own operations) are left out. Throws
+// std::invalid_argument when the sphere holds more than kMaxReflections points.
 std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min);
 
 enum class Radiation { XRay, Neutron };
