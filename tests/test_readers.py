@@ -366,10 +366,12 @@ def test_quoted_thousands_are_read_and_semicolon_grouping_with_decimal_commas_to
 
 
 def test_points_are_capped_before_parsing(tmp_path, monkeypatch):
-    import xrdfast.readers as readers
+    import xrdfast.readers
 
-    monkeypatch.setattr(readers, "MAX_POINTS", 100)
-    monkeypatch.setattr(readers, "_HEADER_LINES", 0)
+    for module in vars(xrdfast.readers).values():  # every reader module that counts points
+        if getattr(module, "__name__", "").startswith("xrdfast.readers.") and hasattr(module, "MAX_POINTS"):
+            monkeypatch.setattr(module, "MAX_POINTS", 100)
+    monkeypatch.setattr(xrdfast.readers._base, "_HEADER_LINES", 0)
     with pytest.raises(PatternReadError, match=r"cu-gaussians\.xy: \d+ lines; more than the 100 points"):
         read_pattern(fixtures.GOOD_DIR / "cu-gaussians.xy")
     with pytest.raises(PatternReadError, match=r"551 <Datum> rows; more than the 100 points accepted"):

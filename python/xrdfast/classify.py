@@ -24,7 +24,8 @@ import numpy as np
 from xrdfast._core import ExtinctionGroup
 from xrdfast.prior import compatible_space_groups
 from xrdfast.readers import (ANODE_WAVELENGTHS, CU_KA1, MeasuredPattern, PatternReadError, pattern_from_arrays,
-                             read_pattern, to_grid)
+                             read_pattern)
+from xrdfast.regrid import to_grid
 
 if TYPE_CHECKING:  # torch is imported only when a model is loaded
     from xrdfast.ml.checkpoint import Classifier
