@@ -404,3 +404,13 @@ def test_a_gsas_file_states_its_calibrated_wavelength(tmp_path):
     path.write_text("\n".join(text) + "\n")
     pattern = read_pattern(path)
     assert pattern.wavelength == 0.413909 and pattern.metadata["wavelength_source"] == "file"
+
+
+def test_an_archive_member_is_refused_by_its_declared_size_before_unpacking(tmp_path, monkeypatch):
+    import xrdfast.readers._base as base
+
+    monkeypatch.setattr(base, "MAX_XML_BYTES", 1000)  # the good BRML's RawData0.xml is larger
+    for module in ("bruker", "rigaku"):
+        monkeypatch.setattr(getattr(__import__("xrdfast.readers", fromlist=[module]), module), "MAX_XML_BYTES", 1000)
+    with pytest.raises(PatternReadError, match=r"RawData0\.xml unpacks to \d+\.\d KiB; more than the 1\.0 KiB accepted"):
+        read_pattern(fixtures.GOOD_DIR / "cu-gaussians.brml")

@@ -493,11 +493,17 @@ def _zip(src: str, data: bytes, what: str) -> zipfile.ZipFile:
         raise _error(src, f"not a readable zip archive ({exc}: {kind}); a {what} file is a zip") from None
 
 
-def _member(src: str, archive: zipfile.ZipFile, name: str) -> bytes:
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
+
+
+def _member(src: str, archive: zipfile.ZipFile, name: str, limit: int = MAX_PATTERN_BYTES) -> bytes:
+    """An archive member's bytes, refused unread when its declared size exceeds ``limit``
+    (a zip bomb, or not a pattern: a 200 kB BRML can unpack to hundreds of MB of XML)."""
     info = archive.getinfo(name)
-    if info.file_size > MAX_PATTERN_BYTES:  # a zip bomb, or not a pattern
-        raise _error(src, f"archive member {name} unpacks to {info.file_size / 2**20:.0f} MiB; more "
-                     f"than the {MAX_PATTERN_BYTES // 2**20} MiB accepted")
+    if info.file_size > limit:
+        raise _error(src, f"archive member {name} unpacks to {_size(info.file_size)}; more than the "
+                     f"{_size(limit)} accepted")
     try:
         return archive.read(name)
     except _ZIP_ERRORS as exc:  # truncated, CRC mismatch, encrypted, unsupported method

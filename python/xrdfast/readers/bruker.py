@@ -1,4 +1,16 @@
-"""Bruker RAW (.raw, v1-v4) and BRML (.brml)."""
+"""Bruker RAW (.raw, v1-v4) and BRML (.brml).
+
+Bruker RAW (.raw), the four binary generations: v1 ``"RAW "`` and v2 ``"RAW2"`` after the
+DIFFRAC-AT manual (appendix B, "Raw Data File Format"), v3 ``"RAW1.01"`` after the
+DIFFRAC^plus XCH V5.0 user's manual (2002, appendix A); v4 ``"RAW4.00"`` has no public
+specification and follows the record layout decoded by xylib (M. Wojdyr, ``bruker_raw.cpp``)
+and GSAS-II (``G2pwd_BrukerRAW.py``), which agree. The first range is read; float32 counts
+as stored.
+
+Bruker BRML (.brml): a zip holding ``Experiment0/RawData<n>.xml`` (DIFFRAC.SUITE); one
+``<Datum>`` per step ``time, 1, 2θ, θ, counts`` (the layout GSAS-II's
+``G2pwd_BrukerBRML.py`` reads), the tube's ``WaveLengthAlpha1``/``Alpha2``.
+"""
 from __future__ import annotations
 
 import math
@@ -8,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from xrdfast.readers._base import MAX_POINTS, _Scan, _angstrom, _children, _descendants, _error, _floats, _member, _plausible, _points, _quote, _xml, _zip
+from xrdfast.readers._base import (MAX_POINTS, MAX_XML_BYTES, _Scan, _angstrom, _children, _descendants,
+                                   _error, _floats, _member, _plausible, _points, _quote, _xml, _zip)
 
 
 class _Binary:
@@ -229,7 +242,7 @@ def _read_brml(src: str, data: bytes) -> _Scan:
                      "Bruker BRML file")
     name = names[0]
     where = f"{src} [{name}]"
-    member = _member(src, archive, name)
+    member = _member(src, archive, name, MAX_XML_BYTES)
     rows_declared = member.count(b"<Datum")
     if rows_declared > MAX_POINTS:
         raise _error(where, f"{rows_declared} <Datum> rows; more than the {MAX_POINTS} points accepted for a "

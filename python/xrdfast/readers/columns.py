@@ -1,4 +1,12 @@
-"""Text columns (.xy .xye .dat .txt .csv): 2θ, intensity[, esd]."""
+"""Text columns (.xy .xye .dat .txt .csv): 2θ, intensity[, esd].
+
+Columns (.xy .xye .dat .txt .csv): 2θ, intensity[, esd] separated by blanks, tabs, commas or
+semicolons (with semicolons a decimal comma is accepted); comment lines start with ``# ! ;
+%``; text lines before the first numeric row are a header (a ``wavelength = 1.5406`` there
+is used).
+Digit grouping is read only where a row says what it is (a quoted ``"5,000"`` in a comma file,
+``12.345,6`` in a semicolon file); ``20.0,5,000`` is an error, never a guess.
+"""
 from __future__ import annotations
 
 from xrdfast.readers._base import _Scan, _columns, _error, _header_wavelength, _lines, _text

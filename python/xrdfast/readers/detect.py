@@ -6,7 +6,8 @@ import re
 import zipfile
 from pathlib import Path
 
-from xrdfast.readers._base import EXTENSIONS, FORMATS, MAX_PATTERN_BYTES, PatternReadError, _ALIASES, _ZIP_ERRORS
+from xrdfast.readers._base import (EXTENSIONS, FORMATS, MAX_PATTERN_BYTES, PatternReadError, _ALIASES,
+                                   _ZIP_ERRORS)
 from xrdfast.readers.bruker import _BRML_MEMBER
 from xrdfast.readers.rigaku import _RASX_PROFILE
 

@@ -1,9 +1,19 @@
-"""GSAS raw files (.gsa .gss .gsas .fxye .fxy .xra .cwn .gda, or .raw with a BANK line)."""
+"""GSAS raw files (.gsa .gss .gsas .fxye .fxy .xra .cwn .gda, or .raw with a BANK line).
+
+GSAS raw (.gsa .gss .gsas .fxye .fxy, or .raw with a BANK line): GSAS manual (Larson & Von
+Dreele, LAUR 86-748, "GSAS standard powder data file"): a title line, then ``BANK ibank
+nchan nrec CONST start step 0 0 type`` with start and step in centidegrees and type STD (10
+× (I2 counters, F6 intensity) a line), ESD (5 × (F8 I, F8 esd)), FXY or FXYE (x in
+centidegrees, y[, esd] a line). Only CONST (constant-wavelength 2θ) banks.
+A wavelength stated in the title or the comment lines before the bank (11-BM and GSAS-II
+write ``# Calibrated wavelength = 0.413909``) is read.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from xrdfast.readers._base import PatternReadError, _Scan, _error, _floats, _header_wavelength, _lines, _quote, _text
+from xrdfast.readers._base import (PatternReadError, _Scan, _error, _floats, _header_wavelength, _lines,
+                                   _quote, _text)
 
 
 _GSAS_TYPES = ("STD", "ESD", "FXYE", "FXY", "ALT")

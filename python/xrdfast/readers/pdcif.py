@@ -1,4 +1,11 @@
-"""Powder CIF (pdCIF) patterns."""
+"""Powder CIF (pdCIF) patterns.
+
+Powder CIF (.cif): the pdCIF dictionary (Toby, International Tables vol. G, ch. 3.3 and
+4.2): a loop of ``_pd_meas_2theta_scan`` or ``_pd_proc_2theta_corrected`` (or the
+``_pd_meas_2theta_range_min/max/inc`` triple) with ``_pd_meas_counts_total``,
+``_pd_meas_intensity_total`` or ``_pd_proc_intensity_total``; esds from ``value(esd)``;
+wavelength from ``_diffrn_radiation_wavelength``. Parsed by gemmi.
+"""
 from __future__ import annotations
 
 import math
@@ -7,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from xrdfast.readers._base import MAX_POINTS, PatternReadError, _Scan, _error, _plausible, _points, _quote, _text
+from xrdfast.readers._base import (MAX_POINTS, PatternReadError, _Scan, _error, _plausible, _points, _quote,
+                                   _text)
 
 
 _CIF_X = ("_pd_meas_2theta_scan", "_pd_proc_2theta_corrected", "_pd_meas.2theta_scan",

@@ -1,10 +1,18 @@
-"""Rigaku RAS (.ras) and RASX (.rasx)."""
+"""Rigaku RAS (.ras) and RASX (.rasx).
+
+Rigaku RAS (.ras): ``*KEY "value"`` header, points between ``*RAS_INT_START`` and
+``*RAS_INT_END`` as ``2θ counts attenuation`` (counts × attenuation is the intensity);
+wavelength from ``*HW_XG_WAVE_LENGTH_ALPHA1`` and ``*MEAS_COND_XG_WAVE_TYPE``, else the
+anode ``*HW_XG_TARGET_NAME``. RASX (.rasx): a zip of ``Data0/Profile0.txt`` (the same three
+columns) and ``Data0/MesurementConditions0.xml`` (sic).
+"""
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from xrdfast.readers._base import ANODE_WAVELENGTHS, _Scan, _angstrom, _columns, _descendants, _error, _lines, _member, _plausible, _text, _xml, _zip
+from xrdfast.readers._base import (ANODE_WAVELENGTHS, MAX_XML_BYTES, _Scan, _angstrom, _columns, _descendants,
+                                   _error, _lines, _member, _plausible, _text, _xml, _zip)
 
 
 _RASX_PROFILE = re.compile(r"(^|/)Data(\d+)/Profile(\d+)\.txt$")
@@ -102,7 +110,7 @@ def _read_rasx(src: str, data: bytes) -> _Scan:
     meta: dict[str, Any] = {"member": name, "profiles_in_file": len(profiles)}
     wavelength = wavelength2 = None
     if conditions:
-        root = _xml(f"{src} [{conditions[0]}]", _member(src, archive, conditions[0]), "Rigaku conditions")
+        root = _xml(f"{src} [{conditions[0]}]", _member(src, archive, conditions[0], MAX_XML_BYTES), "Rigaku conditions")
 
         def first(tag: str) -> str | None:
             found = _descendants(root, tag)

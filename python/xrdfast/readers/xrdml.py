@@ -1,11 +1,19 @@
-"""PANalytical XRDML (.xrdml), XRDMeasurement schema 1.0 to 2.x (www.xrdml.com)."""
+"""PANalytical XRDML (.xrdml), XRDMeasurement schema 1.0 to 2.x (www.xrdml.com).
+
+PANalytical XRDML (.xrdml): the XRDMeasurement schema, versions 1.0 to 2.x (www.xrdml.com).
+2θ from ``<positions axis="2Theta">`` as start/end or ``listPositions``; ``<counts>`` (1.3+)
+or ``<intensities>``; counts are multiplied by ``beamAttenuationFactors`` and divided by
+``commonCountingTime``/``countingTimes`` (counts per second), so points counted differently
+are comparable; Kα1/Kα2 from ``usedWavelength``.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from xrdfast.readers._base import _Scan, _angstrom, _child, _children, _error, _local, _points, _xml, _xml_float, _xml_numbers
+from xrdfast.readers._base import (_Scan, _angstrom, _child, _children, _error, _local, _points, _xml,
+                                   _xml_float, _xml_numbers)
 
 
 def _read_xrdml(src: str, data: bytes) -> _Scan:
