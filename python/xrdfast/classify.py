@@ -124,12 +124,12 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
             raise PatternReadError(f"<arrays>: expected a (2theta, intensity) pair, got {len(item)} arrays")
         source = "option" if wavelength is not None else "assumed Cu K-alpha1"
         item = pattern_from_arrays(item[0], item[1], wavelength or CU_KA1)
-    elif not isinstance(item, MeasuredPattern):
-        item = read_pattern(item)
-        source = "file" if item.wavelength is not None else "option"
     else:
-        source = item.metadata.get("wavelength_source", "file") if item.wavelength is not None else "option"
-        source = "option" if source == "argument" else ("file" if item.wavelength is not None else source)
+        if not isinstance(item, MeasuredPattern):
+            item = read_pattern(item)
+        # read_pattern(..., wavelength=) marks a caller's override "argument": not the file's
+        stated = item.wavelength is not None and item.metadata.get("wavelength_source") != "argument"
+        source = "file" if stated else "option"
     lam = item.wavelength if item.wavelength is not None else wavelength
     x, mask = to_grid(item, grid, CU_KA1, wavelength=None if lam is None else model_wavelength(lam))
     coverage = float(mask.mean())
