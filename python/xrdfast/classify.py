@@ -150,11 +150,13 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
 # them; no measured data set was used. tests/test_classify.py redraws and checks them.
 TRAINING_ENVELOPE = {
     "background": 0.03,     # 10th percentile / maximum; draws reach 0.027, the preset's constant term 0.03
-    "snr": 90.0,            # (maximum - background) / noise sigma; the noisiest draws reach ~91
+    "snr": 90.0,            # (maximum - background) / noise sigma; the noisiest draws reach ~91 (warned only)
     "fwhm": (0.07, 0.38),   # degrees (Cu), strongest line; draws span 0.07-0.38
     "peaks": 2,             # lines standing 10 sigma above their floor; the fewest in a draw is 2
 }
-MIN_COVERAGE = 0.25         # of the 5-90 degree range (training always saw all of it)
+# Floors that are not read off the draws (training always saw whole, finely stepped scans):
+# stated rules of sampling and crystallography, chosen without looking at measured data.
+MIN_COVERAGE = 0.25         # of the 5-90 degree range
 MIN_POINTS = 50             # measured points inside the model's range
 MIN_POINTS_PER_FWHM = 2.0   # fewer than two steps across a line: its position and shape are not measured
 MIN_STRONGEST_D = 1.0       # Å: crystals have no strongest line at shorter spacings
