@@ -366,10 +366,12 @@ def test_quoted_thousands_are_read_and_semicolon_grouping_with_decimal_commas_to
 
 
 def test_points_are_capped_before_parsing(tmp_path, monkeypatch):
-    import xrdfast.readers as readers
+    import xrdfast.readers
 
-    monkeypatch.setattr(readers, "MAX_POINTS", 100)
-    monkeypatch.setattr(readers, "_HEADER_LINES", 0)
+    for module in vars(xrdfast.readers).values():  # every reader module that counts points
+        if getattr(module, "__name__", "").startswith("xrdfast.readers.") and hasattr(module, "MAX_POINTS"):
+            monkeypatch.setattr(module, "MAX_POINTS", 100)
+    monkeypatch.setattr(xrdfast.readers._base, "_HEADER_LINES", 0)
     with pytest.raises(PatternReadError, match=r"cu-gaussians\.xy: \d+ lines; more than the 100 points"):
         read_pattern(fixtures.GOOD_DIR / "cu-gaussians.xy")
     with pytest.raises(PatternReadError, match=r"551 <Datum> rows; more than the 100 points accepted"):
@@ -402,3 +404,13 @@ def test_a_gsas_file_states_its_calibrated_wavelength(tmp_path):
     path.write_text("\n".join(text) + "\n")
     pattern = read_pattern(path)
     assert pattern.wavelength == 0.413909 and pattern.metadata["wavelength_source"] == "file"
+
+
+def test_an_archive_member_is_refused_by_its_declared_size_before_unpacking(tmp_path, monkeypatch):
+    import xrdfast.readers._base as base
+
+    monkeypatch.setattr(base, "MAX_XML_BYTES", 1000)  # the good BRML's RawData0.xml is larger
+    for module in ("bruker", "rigaku"):
+        monkeypatch.setattr(getattr(__import__("xrdfast.readers", fromlist=[module]), module), "MAX_XML_BYTES", 1000)
+    with pytest.raises(PatternReadError, match=r"RawData0\.xml unpacks to \d+\.\d KiB; more than the 1\.0 KiB accepted"):
+        read_pattern(fixtures.GOOD_DIR / "cu-gaussians.brml")

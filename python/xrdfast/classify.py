@@ -24,7 +24,8 @@ import numpy as np
 from xrdfast._core import ExtinctionGroup
 from xrdfast.prior import compatible_space_groups
 from xrdfast.readers import (ANODE_WAVELENGTHS, CU_KA1, MeasuredPattern, PatternReadError, pattern_from_arrays,
-                             read_pattern, to_grid)
+                             read_pattern)
+from xrdfast.regrid import to_grid
 
 if TYPE_CHECKING:  # torch is imported only when a model is loaded
     from xrdfast.ml.checkpoint import Classifier
@@ -123,12 +124,12 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
             raise PatternReadError(f"<arrays>: expected a (2theta, intensity) pair, got {len(item)} arrays")
         source = "option" if wavelength is not None else "assumed Cu K-alpha1"
         item = pattern_from_arrays(item[0], item[1], wavelength or CU_KA1)
-    elif not isinstance(item, MeasuredPattern):
-        item = read_pattern(item)
-        source = "file" if item.wavelength is not None else "option"
     else:
-        source = item.metadata.get("wavelength_source", "file") if item.wavelength is not None else "option"
-        source = "option" if source == "argument" else ("file" if item.wavelength is not None else source)
+        if not isinstance(item, MeasuredPattern):
+            item = read_pattern(item)
+        # read_pattern(..., wavelength=) marks a caller's override "argument": not the file's
+        stated = item.wavelength is not None and item.metadata.get("wavelength_source") != "argument"
+        source = "file" if stated else "option"
     lam = item.wavelength if item.wavelength is not None else wavelength
     x, mask = to_grid(item, grid, CU_KA1, wavelength=None if lam is None else model_wavelength(lam))
     coverage = float(mask.mean())
@@ -149,11 +150,13 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
 # them; no measured data set was used. tests/test_classify.py redraws and checks them.
 TRAINING_ENVELOPE = {
     "background": 0.03,     # 10th percentile / maximum; draws reach 0.027, the preset's constant term 0.03
-    "snr": 90.0,            # (maximum - background) / noise sigma; the noisiest draws reach ~91
+    "snr": 90.0,            # (maximum - background) / noise sigma; the noisiest draws reach ~91 (warned only)
     "fwhm": (0.07, 0.38),   # degrees (Cu), strongest line; draws span 0.07-0.38
     "peaks": 2,             # lines standing 10 sigma above their floor; the fewest in a draw is 2
 }
-MIN_COVERAGE = 0.25         # of the 5-90 degree range (training always saw all of it)
+# Floors that are not read off the draws (training always saw whole, finely stepped scans):
+# stated rules of sampling and crystallography, chosen without looking at measured data.
+MIN_COVERAGE = 0.25         # of the 5-90 degree range
 MIN_POINTS = 50             # measured points inside the model's range
 MIN_POINTS_PER_FWHM = 2.0   # fewer than two steps across a line: its position and shape are not measured
 MIN_STRONGEST_D = 1.0       # Å: crystals have no strongest line at shorter spacings

@@ -8,7 +8,7 @@ a test can compare every reader with the formula rather than with what a reader 
 * ``bad/``: inputs every reader must refuse with ``PatternReadError``, and
   ``bad/README.md`` listing what is wrong with each.
 
-The binary and zip layouts follow the descriptions cited in ``xrdfast/readers.py``.
+The binary and zip layouts follow the descriptions cited in ``xrdfast/readers/`` (one module a format family).
 Everything is deterministic (fixed zip timestamps, stored members, hash-made noise).
 
     python tests/data/make_patterns.py           # (re)write the fixtures
