@@ -141,6 +141,7 @@ double estimate_fwhm(const double* two_theta, const double* y, std::size_t n) {
   std::sort(maxima.begin(), maxima.end(), [&](std::size_t p, std::size_t q) { return y[p] > y[q]; });
   const std::ptrdiff_t reach = std::ptrdiff_t(std::ceil(1.5 / step));  // base searched within +-1.5 degrees
   std::vector<double> widths, chosen;
+  double top_prominence = 0, first_width = 0;
   for (std::size_t i : maxima) {
     if (widths.size() >= 9) break;
     const double x = two_theta[i];
@@ -149,16 +150,27 @@ double estimate_fwhm(const double* two_theta, const double* y, std::size_t n) {
     const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, std::ptrdiff_t(i) - reach);
     const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(std::ptrdiff_t(n) - 1, std::ptrdiff_t(i) + reach);
     const double base = *std::min_element(y + lo, y + hi + 1);
+    // Only peaks at least a fifth as prominent as the first measured: the rest of the
+    // largest local maxima of a noisy pattern are noise spikes one point wide.
+    if (top_prominence > 0 && y[i] - base < 0.25 * top_prominence) continue;
+    if (top_prominence == 0) top_prominence = y[i] - base;
     const double half = 0.5 * (y[i] + base);
+    // The walk to half maximum reads a 3-point mean, so one noisy point does not stop it.
+    auto sm = [&](std::ptrdiff_t j) {
+      return j <= 0 || j + 1 >= std::ptrdiff_t(n) ? y[j] : (y[j - 1] + y[j] + y[j + 1]) / 3.0;
+    };
     std::ptrdiff_t l = std::ptrdiff_t(i), r = std::ptrdiff_t(i);
-    while (l > lo && y[l] > half) --l;
-    while (r < hi && y[r] > half) ++r;
-    if (y[l] > half || y[r] > half) continue;  // no half-maximum crossing within reach
-    const double xl = two_theta[l] + step * (half - y[l]) / (y[l + 1] - y[l]);
-    const double xr = two_theta[r] - step * (half - y[r]) / (y[r - 1] - y[r]);
-    widths.push_back(xr - xl);
+    while (l > lo && sm(l) > half) --l;
+    while (r < hi && sm(r) > half) ++r;
+    if (sm(l) > half || sm(r) > half || sm(l + 1) == sm(l) || sm(r - 1) == sm(r)) continue;  // no crossing within reach
+    const double xl = two_theta[l] + step * (half - sm(l)) / (sm(l + 1) - sm(l));
+    const double xr = two_theta[r] - step * (half - sm(r)) / (sm(r - 1) - sm(r));
+    // Narrower than 2.5 steps is a noise spike (or a peak too narrow to fit anyway).
+    if (first_width == 0) first_width = xr - xl;
+    if (xr - xl >= 2.5 * step) widths.push_back(xr - xl);
   }
-  if (widths.empty()) return 0;
+  if (widths.empty()) widths.push_back(first_width);
+  if (!(widths[0] > 0)) return 0;
   const double w = median_inplace(widths);
   return std::clamp(w, 2.0 * step, 2.0);
 }
@@ -286,7 +298,7 @@ constexpr double kLn2 = 0.6931471805599453;
 // Area of a unit-height pseudo-Voigt per unit FWHM: eta pi/2 + (1 - eta) sqrt(pi / (4 ln 2)).
 constexpr double kLorentzArea = M_PI / 2;
 const double kGaussArea = std::sqrt(M_PI / (4 * kLn2));
-constexpr double kFitReach = 1.5;  // each peak's fit window: +-1.5 FWHM around K-alpha1 (and K-alpha2)
+constexpr double kFitReach = 3.0;  // each peak's fit window: +-3 FWHM around K-alpha1 (and K-alpha2): eta needs the tails
 constexpr double kMinWidth = 0.3, kMaxWidth = 4.0;  // fitted FWHM within these multiples of the estimate
 constexpr double kMerge = 0.25;  // fitted peaks closer than this share of their FWHM are one peak
 
@@ -455,9 +467,11 @@ PeakSearch search_peaks(const double* two_theta, const double* y, const double* 
     const double d = std::abs(y[i] - y[i - 1]);
     if (d > 0) quantum = std::min(quantum, d);
   }
-  const double floor = std::max({1e-6 * top, std::isfinite(quantum) ? quantum : 0.0, 1e-300});
+  double scale = 0;  // rounding in the background's LLS round trip is ~1e-13 of the data's size
+  for (std::size_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(y[i]));
+  const double floor = std::max({1e-6 * top, std::isfinite(quantum) ? quantum : 0.0, 1e-9 * scale, 1e-300});
   for (double& s : noise) s = std::max(s, floor);
-  if (!(top > 0)) return result;
+  if (!(top > 1e-9 * scale)) return result;  // flat: nothing stands above the background
 
   std::vector<double> r(n);
   for (std::size_t i = 0; i < n; ++i) r[i] = y[i] - bg[i];
@@ -561,6 +575,9 @@ PeakSearch search_peaks(const double* two_theta, const double* y, const double* 
     if (!(pk.two_theta > two_theta[0] && pk.two_theta < two_theta[n - 1]) || !(pk.height > 0)) continue;
     pk.snr = pk.height / noise[index_of(pk.two_theta)];
     if (pk.snr < o.min_snr) continue;
+    // A fit pinned at its narrowest bound (0.3 of the typical FWHM, at least 1.5 steps) is a
+    // noise spike, not a diffraction line.
+    if (o.fit && pk.fwhm < 1.02 * std::max(kMinWidth * fwhm, 1.5 * step)) continue;
     kept.emplace_back(pk, sigma_x[j]);
   }
   double tallest = 0;
