@@ -301,3 +301,18 @@ def test_every_reader_format(tmp_path: Path) -> None:
         assert peaks.size >= visible.size >= 3, path.name
         for d in visible:
             assert np.min(np.abs(peaks["d"] - d)) < 0.005, (path.name, d)
+
+
+def test_cli_peaks_batch_with_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from xrdfast.cli import main
+
+    bad = tmp_path / "bad.xy"
+    bad.write_text("not a pattern\n")
+    good = PATTERNS / "cu-gaussians.xy"
+    plot = tmp_path / "p.png"
+    assert main(["peaks", str(good), str(bad), "--json", "--plot", str(plot)]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[1]["source"] == str(bad) and rows[1]["error"]
+    assert len(rows[0]["peaks"]) == 4 and plot.stat().st_size > 0

@@ -242,5 +242,49 @@ def find_peaks_batch(two_theta: Any, intensities: Any, *, wavelength: float | No
     return [records[offsets[i]:offsets[i + 1]] for i in range(ys.shape[0])]
 
 
+def table(result: PeakSearch, limit: int | None = None) -> str:
+    """The peaks as a text table (2theta, d, Q, height, area, FWHM, eta, sigma, SNR)."""
+    head = (f"{result.source}: {result.peaks.size} peaks (lambda {result.wavelength:.6f} Å"
+            + (f", K-alpha2 {result.wavelength2:.6f} Å modelled" if result.wavelength2 else "")
+            + f"; typical FWHM {result.fwhm:.3f}°)")
+    rows = [f"{'2theta':>9} {'d(Å)':>8} {'Q(1/Å)':>7} {'height':>10} {'area':>10} {'FWHM':>6} {'eta':>5} "
+            f"{'s(2th)':>7} {'SNR':>7}"]
+    for p in result.peaks[:limit]:
+        rows.append(f"{p['two_theta']:9.4f} {p['d']:8.5f} {p['q']:7.4f} {p['height']:10.4g} {p['area']:10.4g} "
+                    f"{p['fwhm']:6.3f} {p['eta']:5.2f} {p['sigma_two_theta']:7.4f} {p['snr']:7.1f}")
+    return "\n".join([head, *rows])
+
+
+def to_dict(result: PeakSearch) -> dict[str, Any]:
+    """JSON-ready: source, wavelengths, FWHM estimate and one dict per peak."""
+    return {"source": result.source, "wavelength": result.wavelength, "wavelength2": result.wavelength2,
+            "fwhm": result.fwhm,
+            "peaks": [{name: float(p[name]) for name in PEAK_DTYPE.names} for p in result.peaks]}
+
+
+def plot_searches(results: list[PeakSearch], path: Any, max_rows: int = 8) -> None:
+    """One panel per pattern: data, background, and the fitted K-alpha1 positions marked."""
+    from xrdfast.plotting import pyplot
+
+    plt = pyplot()
+    rows = results[:max_rows]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 2.8 * len(rows)), squeeze=False)
+    for ax, r in zip(axes[:, 0], rows):
+        ax.plot(r.two_theta, r.intensity, lw=0.6, color="0.2", label="pattern")
+        ax.plot(r.two_theta, r.background, lw=1.0, color="tab:orange", label="background")
+        if r.peaks.size:
+            idx = np.clip(np.searchsorted(r.two_theta, r.peaks["two_theta"]), 0, r.two_theta.size - 1)
+            ax.plot(r.peaks["two_theta"], r.background[idx] + r.peaks["height"], "v", ms=4, color="tab:red",
+                    label=f"{r.peaks.size} peaks")
+        ax.set_title(r.source, fontsize=9)
+        ax.set_ylabel("intensity")
+        ax.legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel("2θ (degrees)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 __all__ = ["BACKGROUND_OPTIONS", "PEAK_DTYPE", "PEAK_OPTIONS", "PeakSearch", "estimate_background",
-           "estimate_noise", "find_peaks", "find_peaks_batch", "resolve_wavelengths", "search"]
+           "estimate_noise", "find_peaks", "find_peaks_batch", "plot_searches", "resolve_wavelengths", "search",
+           "table", "to_dict"]
