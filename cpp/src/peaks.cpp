@@ -506,6 +506,52 @@ PeakSearch search_peaks(const double* two_theta, const double* y, const double* 
     const double shift = den < 0 ? std::clamp(0.5 * (s[u - 1] - s[u + 1]) / den, -0.5, 0.5) : 0.0;
     cands.push_back({two_theta[u] + shift * step, r[u], fwhm, 0.3, score});
   }
+  // A second, wide kernel (standard deviation half a FWHM, near the matched filter of a
+  // peak) on block means of about FWHM / 3 points: broad weak peaks (high angle, small
+  // crystallites) whose curvature the narrow kernel cannot tell from noise. Its maxima join
+  // the candidates where no narrow one is within half a FWHM.
+  {
+    const std::size_t D = std::size_t(std::max(1.0, std::floor(fwhm / step / 3.0)));
+    const std::size_t nb = n / D;
+    const double sb = std::max(0.5 * fwhm / (double(D) * step), 0.8);  // blocks
+    const int hb = std::max(2, int(std::ceil(3 * sb)));
+    if (nb > std::size_t(2 * hb + 3)) {
+      std::vector<double> rb(nb), wk(size_t(2 * hb + 1)), sw(nb, 0.0);
+      for (std::size_t b = 0; b < nb; ++b) {
+        double sum = 0;
+        for (std::size_t i = b * D; i < (b + 1) * D; ++i) sum += r[i];
+        rb[b] = sum / double(D);
+      }
+      double wsum = 0, wnorm2 = 0;
+      for (int j = -hb; j <= hb; ++j) {
+        const double u = double(j) / sb;
+        wk[size_t(j + hb)] = (1 - u * u) * std::exp(-0.5 * u * u);
+        wsum += wk[size_t(j + hb)];
+      }
+      for (double& v : wk) { v -= wsum / double(wk.size()); wnorm2 += v * v; }
+      const double wnorm = std::sqrt(wnorm2 / double(D));  // block means carry noise / sqrt(D)
+      for (std::size_t b = size_t(hb); b + size_t(hb) < nb; ++b) {
+        double acc = 0;
+        for (int j = 0; j <= 2 * hb; ++j) acc += wk[size_t(j)] * rb[b - size_t(hb) + size_t(j)];
+        sw[b] = acc;
+      }
+      const std::size_t n_narrow = cands.size();
+      for (std::size_t b = size_t(hb) + 1; b + size_t(hb) + 1 < nb; ++b) {
+        if (!(sw[b] > sw[b - 1] && sw[b] >= sw[b + 1])) continue;
+        const std::size_t c = std::min(n - 1, b * D + D / 2);  // the block's centre point
+        const double score = sw[b] / (wnorm * noise[c]);
+        if (score < o.min_curvature_snr || rb[b] < 0.5 * o.min_snr * noise[c]) continue;
+        const double den = sw[b - 1] - 2 * sw[b] + sw[b + 1];
+        const double shift = den < 0 ? std::clamp(0.5 * (sw[b - 1] - sw[b + 1]) / den, -0.5, 0.5) : 0.0;
+        const double x = two_theta[0] + (double(b * D) + 0.5 * double(D - 1) + shift * double(D)) * step;
+        bool near = false;
+        for (std::size_t a = 0; a < n_narrow && !near; ++a) near = std::abs(cands[a].x - x) < 0.5 * fwhm;
+        if (!near) cands.push_back({x, rb[b], fwhm, 0.3, score});
+      }
+      if (cands.size() > n_narrow)
+        std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.x < b.x; });
+    }
+  }
   // K-alpha2 of a stronger candidate is part of its doublet, not a peak of its own.
   const bool doublet = o.wavelength2 > 0 && o.ka2_ratio > 0;
   if (doublet && !cands.empty()) {
