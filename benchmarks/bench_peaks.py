@@ -112,10 +112,17 @@ def draw_case(rng: np.random.Generator, index: int, background: str, counts: flo
         p["background_chebyshev"] = [0.03, u("background_slope"), u("background_curvature")]
         p.update(hump_amplitude=0.08, hump_center=u("hump_center"), hump_fwhm=u("hump_fwhm"))
     p["counts"] = counts
-    structure = _core.random_crystal(int(rng.integers(1, 231)), 2026, index, max_atoms=100)
-    impurity = None
-    if rng.uniform() < d["impurity_probability"]:
-        impurity = (_core.random_crystal(int(rng.integers(1, 231)), 7, index, max_atoms=40), u("impurity_fraction"))
+    def crystal(seed: int, max_atoms: int) -> Any:
+        for _ in range(5):  # as the curriculum: room for the smallest orbit with exactly the group's symmetry
+            sg = int(rng.integers(1, 231))
+            try:
+                return _core.random_crystal(sg, seed, index, max_atoms=max(max_atoms, _core.smallest_exact_orbit(sg)))
+            except RuntimeError:
+                continue
+        raise RuntimeError("no random crystal in 5 draws")
+
+    structure = crystal(2026, 100)
+    impurity = (crystal(7, 40), u("impurity_fraction")) if rng.uniform() < d["impurity_probability"] else None
     return Case(p, structure, impurity, (p["U"], p["V"], p["W"], p["X"], size, strain))
 
 
