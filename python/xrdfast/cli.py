@@ -195,6 +195,33 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_peaks(args: argparse.Namespace) -> int:
+    import json
+
+    from xrdfast.peaks import plot_searches, search, table, to_dict
+    from xrdfast.readers import PatternReadError
+
+    status, results, rows = 0, [], []
+    for path in args.files:  # one at a time: a bad file is a row with its message, the others continue
+        try:
+            result = search(path, wavelength=args.wavelength, min_snr=args.min_snr)
+        except (PatternReadError, OSError, ValueError) as error:
+            status = 1
+            rows.append({"source": str(path), "error": str(error)})
+            if not args.json:
+                print(f"{path}: error: {error}\n")
+            continue
+        results.append(result)
+        rows.append(to_dict(result))
+        if not args.json:
+            print(table(result) + "\n")
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    if args.plot and results:
+        plot_searches(results, args.plot)
+    return status
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from xrdfast.demo import run
 
@@ -280,6 +307,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sc.add_argument("--model", help="a checkpoint instead of the shipped model")
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
     sc.set_defaults(run=_cmd_screen)
+    pk = sub.add_parser("peaks", help="find and fit the peaks of measured patterns (background, 2theta, d, Q, FWHM)")
+    pk.add_argument("files", nargs="+", help="pattern files in any format the readers accept")
+    pk.add_argument("--wavelength", type=float, help="Å, for files that do not say (1.5418: Cu K-alpha1 + K-alpha2)")
+    pk.add_argument("--min-snr", type=float, default=4.0, help="minimum peak height over the local noise")
+    pk.add_argument("--plot", help="write a figure: pattern, background, peaks marked (first 8 files)")
+    pk.add_argument("--json", action="store_true", help="JSON instead of tables")
+    pk.set_defaults(run=_cmd_peaks)
     de = sub.add_parser("demo", help="simulate a few real minerals, classify them and compare with the truth")
     de.add_argument("--plot", default="xrdfast-demo.png", help="where to write the figure ('' for none)")
     de.add_argument("--model", help="a checkpoint instead of the shipped model")
