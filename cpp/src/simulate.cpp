@@ -53,7 +53,7 @@ const std::vector<ParameterRange>& parameter_ranges() {
        "Scherrer size broadening; below 1 nm there is no crystal, above 100 um no measurable width; 0 for none"},
       {"microstrain", &P::microstrain, 0.0, 0.05, false, "", "strain broadening 4 e tan(theta); 5 % is beyond plastic flow"},
       {"scherrer_k", &P::scherrer_k, 0.5, 2.0, false, "", "Scherrer constant, 0.89..1.33 by crystallite shape"},
-      {"asymmetry", &P::asymmetry, -100.0, 100.0, false, "deg^2",
+      {"asymmetry", &P::asymmetry, -100.0, 100.0, false, "deg^-2",
        "Rietveld's P; the factor 1 - P sgn(d) d^2 / tan(theta) must keep the peak's shape"},
       {"zero_shift", &P::zero_shift, -1.0, 1.0, false, "deg", "2theta zero error; more is a misaligned instrument"},
       {"sample_displacement", &P::sample_displacement, -2.0, 2.0, false, "mm", "sample height error"},
@@ -96,6 +96,12 @@ void SimulationParams::validate() const {
       if (preferred_orientation == Vec3i{0, 0, 0}) fail("preferred_orientation must be a nonzero hkl");
     }
   }
+  // A second line is the K-alpha2 of the same anode: 0.25 % (Cu) to 2.3 % (W) longer. A
+  // wavelength set alone keeps Cu K-alpha2 beside it, a line from another anode.
+  if (wavelength2 != 0 && std::abs(wavelength2 / wavelength - 1) > kDoubletSplitting)
+    fail("wavelength2 = " + num(wavelength2) + " Å is not the K-alpha2 beside wavelength = " + num(wavelength) +
+         " Å (more than " + num(100 * kDoubletSplitting) + " % apart): give wavelength2 = 0 for one line, or the "
+         "same anode's K-alpha2");
   // H_G^2 = U t^2 + V t + W >= 0 for every t = tan(theta) >= 0 needs V >= -2 sqrt(U W)
   if (V < -2 * std::sqrt(U * W))
     fail("Caglioti V = " + num(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " + num(U) +

@@ -83,6 +83,7 @@ struct ParameterRange {
   const char* why;
 };
 constexpr std::size_t kMaxChebyshevTerms = 36;  // GSAS's largest background function
+constexpr double kDoubletSplitting = 0.03;       // |wavelength2 / wavelength - 1| of a K-alpha doublet
 const std::vector<ParameterRange>& parameter_ranges();
 
 struct Line {
