@@ -23,19 +23,12 @@ from xrdfast._core import (
     simulate_patterns,
     simulate_patterns_cuda,
 )
+from xrdfast.grid import default_grid
 from xrdfast.structure import StructureLike, load_structure
-
-TWO_THETA_MIN, TWO_THETA_MAX, TWO_THETA_STEP = 5.0, 90.0, 0.01  # the paper's grid: 8501 points
 
 _ENUMS: dict[str, Any] = {"geometry": Geometry, "shape": ProfileShape, "radiation": Radiation}
 PARAMETERS: tuple[str, ...] = tuple(
     name for name in dir(SimulationParams()) if not name.startswith("_") and name != "validate")
-
-
-def default_grid() -> np.ndarray:
-    """2theta from 5 to 90 degrees in 0.01 degree steps (8501 points)."""
-    n = int(round((TWO_THETA_MAX - TWO_THETA_MIN) / TWO_THETA_STEP)) + 1
-    return TWO_THETA_MIN + TWO_THETA_STEP * np.arange(n)
 
 
 def make_params(params: SimulationParams | Mapping[str, Any] | None = None, **overrides: Any) -> SimulationParams:
