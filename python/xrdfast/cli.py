@@ -6,6 +6,7 @@ import sys
 from typing import Sequence
 
 from xrdfast._core import SpaceGroup
+from xrdfast.grid import CU_KA1, DEFAULT_GRID
 
 
 def _cmd_sg(args: argparse.Namespace) -> int:
@@ -45,7 +46,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     symmetry_note = _full_symmetry(crystal)
     if symmetry_note:
         crystal, symmetry_note = symmetry_note
-    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
+    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == CU_KA1 else 0.0)
     pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
                        crystallite_size=args.size)
     if args.output:
@@ -238,11 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sg.set_defaults(run=_cmd_sg)
     sim = sub.add_parser("simulate", help="simulate the powder pattern of a CIF")
     sim.add_argument("cif", help="structure file (CIF, any setting)")
-    sim.add_argument("--wavelength", type=float, default=1.540593, help="Å (default Cu K-alpha1)")
+    sim.add_argument("--wavelength", type=float, default=DEFAULT_GRID.wavelength, help="Å (default Cu K-alpha1)")
     sim.add_argument("--wavelength2", type=float, default=None,
                      help="K-alpha2 in Å; default Cu K-alpha2 with the Cu default, none otherwise; 0 for none")
-    sim.add_argument("--two-theta", type=float, nargs=2, default=(5.0, 90.0), metavar=("MIN", "MAX"))
-    sim.add_argument("--step", type=float, default=0.01, help="degrees 2theta")
+    sim.add_argument("--two-theta", type=float, nargs=2, default=(DEFAULT_GRID.two_theta_min, DEFAULT_GRID.two_theta_max),
+                     metavar=("MIN", "MAX"))
+    sim.add_argument("--step", type=float, default=DEFAULT_GRID.step, help="degrees 2theta")
     sim.add_argument("--W", type=float, default=0.0025, help="Caglioti W, deg^2 (FWHM^2 at low angle)")
     sim.add_argument("--eta", type=float, default=0.5, help="pseudo-Voigt Lorentzian fraction")
     sim.add_argument("--size", type=float, default=0.0, help="crystallite size, nm (0: none)")

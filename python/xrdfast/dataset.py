@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from xrdfast import _core
-from xrdfast.simulate import default_grid
+from xrdfast.grid import DEFAULT_GRID, default_grid
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _manifest_path(out: Path) -> Path:
 def _read_manifest(plan: GenerationPlan) -> dict[str, Any]:
     path = _manifest_path(plan.out)
     header = {"format_version": FORMAT_VERSION, "stage": plan.stage, "seed": plan.seed, "n": plan.n,
-              "shard_size": plan.shard_size, "grid": {"start": 5.0, "stop": 90.0, "step": 0.01},
+              "shard_size": plan.shard_size, "grid": DEFAULT_GRID.to_dict(),
               "generator": json.loads(json.dumps(_core.StageDistribution.preset(plan.stage).to_dict())),
               "xrdfast_version": _core.build_info()["version"]}
     if not path.exists():

@@ -31,9 +31,8 @@ from xrdfast._core import (
     simulate_patterns,
     simulate_patterns_cuda,
 )
+from xrdfast.grid import default_grid
 from xrdfast.structure import StructureLike, load_structure
-
-TWO_THETA_MIN, TWO_THETA_MAX, TWO_THETA_STEP = 5.0, 90.0, 0.01  # the paper's grid: 8501 points
 
 _ENUMS: dict[str, Any] = {"geometry": Geometry, "shape": ProfileShape, "radiation": Radiation}
 PARAMETERS: tuple[str, ...] = tuple(
@@ -67,12 +66,6 @@ def parameter_table() -> str:
     rows = ["| Parameter | Accepted | Why |", "| --- | --- | --- |"]
     rows += [f"| `{r.name}` | {r.text()} | {r.why} |" for r in PARAMETER_RANGES.values()]
     return "\n".join(rows) + "\n"
-
-
-def default_grid() -> np.ndarray:
-    """2theta from 5 to 90 degrees in 0.01 degree steps (8501 points)."""
-    n = int(round((TWO_THETA_MAX - TWO_THETA_MIN) / TWO_THETA_STEP)) + 1
-    return TWO_THETA_MIN + TWO_THETA_STEP * np.arange(n)
 
 
 def grid_from_range(start: float, stop: float, step: float) -> np.ndarray:
