@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 import xrdfast
 import xrdfast.symmetry
 from xrdfast.cli import main
@@ -58,3 +60,18 @@ def test_ci_runs_exactly_the_readme_test_command():
     commands = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
     assert len(commands) == 2 and commands[0].split("&&")[2].strip() == "pip install torch==2.13.0"
     assert commands[1] in (ROOT / ".ci/run").read_text()
+
+
+def test_core_stubs_match_the_bindings():
+    """python/xrdfast/_core.pyi is what scripts/gen_stubs.py writes from the built module."""
+    import importlib.metadata
+
+    try:
+        found = importlib.metadata.version("pybind11-stubgen")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("pybind11-stubgen not installed (pip install 'xrdfast[dev]')")
+    if found != "2.5.5":
+        pytest.skip(f"pybind11-stubgen {found}: the stubs are written by 2.5.5")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts/gen_stubs.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
