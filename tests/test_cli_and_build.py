@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 import xrdfast
 import xrdfast.symmetry
 from xrdfast.cli import main
@@ -238,3 +240,18 @@ def test_a_p1_expanded_cif_is_simulated_with_the_symmetry_its_atoms_have(tmp_pat
     merged, found = find_symmetry(from_cif(path))
     assert found["number"] == 141 and found["operations"] == 32
     np.testing.assert_allclose(xrdfast.simulate(merged).intensity, direct.intensity, rtol=0, atol=1e-4)
+
+
+def test_core_stubs_match_the_bindings():
+    """python/xrdfast/_core.pyi is what scripts/gen_stubs.py writes from the built module."""
+    import importlib.metadata
+
+    try:
+        found = importlib.metadata.version("pybind11-stubgen")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("pybind11-stubgen not installed (pip install 'xrdfast[dev]')")
+    if found != "2.5.5":
+        pytest.skip(f"pybind11-stubgen {found}: the stubs are written by 2.5.5")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts/gen_stubs.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
