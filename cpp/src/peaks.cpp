@@ -321,10 +321,11 @@ void fit_cluster(const double* x, const double* r, std::size_t lo, std::size_t h
                  std::vector<double>& sigma_x) {
   const int k = int(cands.size());
   const int np = 4 * k + 2;
-  // Points: every one, or every st-th where a FWHM spans more than 16 steps -- 8 points per
-  // FWHM fix a profile as well as 30 do, at a quarter of the cost. The position variance is
-  // then scaled by 1 / st, what the skipped points' independent noise would have given.
-  const std::size_t st = std::max<std::size_t>(1, std::size_t(std::floor(fwhm / step / 8.0)));
+  // Points: every one, or every st-th where a FWHM spans 24 steps or more -- 12 points per
+  // FWHM fix position and width as well as 30 do, at a fraction of the cost (8 per FWHM
+  // already cost eta and area precision in the tests). The position variance is then scaled
+  // by 1 / st, what the skipped points' independent noise would have given.
+  const std::size_t st = std::max<std::size_t>(1, std::size_t(std::floor(fwhm / step / 12.0)));
   const int m = int((hi - lo + st - 1) / st);
   const bool doublet = o.wavelength2 > 0 && o.ka2_ratio > 0;
   const double rho = doublet ? o.ka2_ratio : 0.0;
