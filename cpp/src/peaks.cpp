@@ -299,7 +299,9 @@ constexpr double kLn2 = 0.6931471805599453;
 constexpr double kLorentzArea = M_PI / 2;
 const double kGaussArea = std::sqrt(M_PI / (4 * kLn2));
 constexpr double kFitReach = 3.0;  // each peak's fit window: +-3 FWHM around K-alpha1 (and K-alpha2): eta needs the tails
-constexpr double kMinWidth = 0.3, kMaxWidth = 4.0;  // fitted FWHM within these multiples of the estimate
+// Fitted FWHM within these multiples of the estimate, and centres within 0.3 FWHM of their
+// detected positions: looser, two neighbours drift into one wide profile and a zero.
+constexpr double kMinWidth = 0.3, kMaxWidth = 2.0;
 constexpr double kMerge = 0.25;  // fitted peaks closer than this share of their FWHM are one peak
 
 struct Candidate {
@@ -335,7 +337,7 @@ void fit_cluster(const double* x, const double* r, std::size_t lo, std::size_t h
                                                         cands[size_t(j)].eta;
   p[4 * k] = 0; p[4 * k + 1] = 0;
   std::vector<double> x_lo(static_cast<std::size_t>(k)), x_hi(static_cast<std::size_t>(k));
-  for (int j = 0; j < k; ++j) { x_lo[size_t(j)] = p[4 * j] - 0.5 * fwhm; x_hi[size_t(j)] = p[4 * j] + 0.5 * fwhm; }
+  for (int j = 0; j < k; ++j) { x_lo[size_t(j)] = p[4 * j] - 0.3 * fwhm; x_hi[size_t(j)] = p[4 * j] + 0.3 * fwhm; }
   const double w_lo = std::max(kMinWidth * fwhm, 1.5 * step), w_hi = kMaxWidth * fwhm;
   auto clamp_params = [&](Eigen::VectorXd& q) {
     for (int j = 0; j < k; ++j) {
@@ -565,7 +567,11 @@ PeakSearch search_peaks(const double* two_theta, const double* y, const double* 
       const double x2 = ka2_position(cands[a].x, o.wavelength, o.wavelength2);
       if (!std::isfinite(x2)) continue;
       for (std::size_t b = a + 1; b < cands.size() && cands[b].x < x2 + fwhm; ++b)
-        if (std::abs(cands[b].x - x2) < 0.35 * fwhm && cands[b].h < 0.85 * cands[a].h) drop[b] = true;
+        // Dropped only when no taller than a's K-alpha2 (ratio x a's height, +30 % and 3
+        // sigma for the overlap and noise): a real line there stands above it and stays.
+        if (std::abs(cands[b].x - x2) < 0.35 * fwhm &&
+            cands[b].h < 1.3 * o.ka2_ratio * cands[a].h + 3 * noise[std::min(n - 1, std::size_t(std::lround((cands[b].x - two_theta[0]) / step)))])
+          drop[b] = true;
     }
     std::size_t kept = 0;
     for (std::size_t a = 0; a < cands.size(); ++a)
