@@ -138,7 +138,11 @@ double estimate_fwhm(const double* two_theta, const double* y, std::size_t n) {
   std::vector<std::size_t> maxima;
   for (std::size_t i = 2; i + 2 < n; ++i)
     if (y[i] > y[i - 1] && y[i] >= y[i + 1] && y[i] >= y[i - 2] && y[i] >= y[i + 2]) maxima.push_back(i);
-  std::sort(maxima.begin(), maxima.end(), [&](std::size_t p, std::size_t q) { return y[p] > y[q]; });
+  // The tallest 64 suffice: nine widths are wanted, and noise spikes are skipped quickly.
+  const std::size_t top = std::min<std::size_t>(64, maxima.size());
+  std::partial_sort(maxima.begin(), maxima.begin() + std::ptrdiff_t(top), maxima.end(),
+                    [&](std::size_t p, std::size_t q) { return y[p] > y[q]; });
+  maxima.resize(top);
   const std::ptrdiff_t reach = std::ptrdiff_t(std::ceil(1.5 / step));  // base searched within +-1.5 degrees
   std::vector<double> widths, chosen;
   double top_prominence = 0, first_width = 0;
@@ -243,15 +247,16 @@ std::vector<double> interpolate_segments(const std::vector<double>& values, std:
   const std::size_t k = values.size();
   std::vector<double> out(n, k ? values[0] : 0.0);
   if (k < 2) return out;
-  auto centre = [&](std::size_t s) { return 0.5 * double(s * n / k + (s + 1) * n / k - 1); };
-  std::size_t s = 0;  // segment whose centre is the last at or before point i
-  for (std::size_t i = 0; i < n; ++i) {
-    const double x = double(i);
-    if (x <= centre(0)) { out[i] = values[0]; continue; }
-    if (x >= centre(k - 1)) { out[i] = values[k - 1]; continue; }
-    while (s + 2 < k && centre(s + 1) <= x) ++s;
-    const double t = (x - centre(s)) / (centre(s + 1) - centre(s));
-    out[i] = (1 - t) * values[s] + t * values[s + 1];
+  std::vector<double> centre(k);
+  for (std::size_t s = 0; s < k; ++s) centre[s] = 0.5 * double(s * n / k + (s + 1) * n / k - 1);
+  for (std::size_t s = 0; s + 1 < k; ++s) {  // the line between centres s and s + 1
+    const std::size_t lo = s == 0 ? 0 : std::size_t(std::ceil(centre[s]));
+    const std::size_t hi = s + 2 == k ? n : std::size_t(std::ceil(centre[s + 1]));
+    const double slope = (values[s + 1] - values[s]) / (centre[s + 1] - centre[s]);
+    for (std::size_t i = lo; i < hi; ++i) {
+      const double x = std::clamp(double(i), centre[0], centre[k - 1]);
+      out[i] = values[s] + slope * (x - centre[s]);
+    }
   }
   return out;
 }
