@@ -572,11 +572,16 @@ PeakSearch search_peaks(const double* two_theta, const double* y, const double* 
       const double x2 = ka2_position(cands[a].x, o.wavelength, o.wavelength2);
       if (!std::isfinite(x2)) continue;
       for (std::size_t b = a + 1; b < cands.size() && cands[b].x < x2 + fwhm; ++b)
-        // Dropped only when no taller than a's K-alpha2 (ratio x a's height, +30 % and 3
-        // sigma for the overlap and noise): a real line there stands above it and stays.
-        if (std::abs(cands[b].x - x2) < 0.35 * fwhm &&
-            cands[b].h < 1.3 * o.ka2_ratio * cands[a].h + 3 * noise[std::min(n - 1, std::size_t(std::lround((cands[b].x - two_theta[0]) / step)))])
-          drop[b] = true;
+        // Dropped only when no taller than a's doublet makes it there -- its K-alpha2 plus its
+        // K-alpha1 tail, +20 % and 3 sigma: a real line there stands above that and stays.
+        if (std::abs(cands[b].x - x2) < 0.35 * fwhm) {
+          const double sep = (x2 - cands[a].x) / fwhm;
+          const double tail = pseudo_voigt(sep, cands[a].eta).p;
+          const double h1 = cands[a].h / (1 + o.ka2_ratio * tail);  // a's K-alpha1 alone
+          const double expected = h1 * (tail + o.ka2_ratio);
+          const std::size_t ib = std::min(n - 1, std::size_t(std::lround((cands[b].x - two_theta[0]) / step)));
+          if (cands[b].h < 1.2 * expected + 3 * noise[ib]) drop[b] = true;
+        }
     }
     std::size_t kept = 0;
     for (std::size_t a = 0; a < cands.size(); ++a)
@@ -619,9 +624,17 @@ PeakSearch search_peaks(const double* two_theta, const double* y, const double* 
     while (a < cands.size()) {
       std::size_t b = a + 1;
       double right = reach_right(cands[a].x);
-      while (b < cands.size() && int(b - a) < o.max_cluster && cands[b].x - kFitReach * fwhm < right) {
+      while (b < cands.size() && int(b - a) <= o.max_cluster && cands[b].x - kFitReach * fwhm < right) {
         right = std::max(right, reach_right(cands[b].x));
         ++b;
+      }
+      if (int(b - a) > o.max_cluster) {  // a longer chain: cut it at its widest gap, not mid-peak
+        std::size_t cut = a + 1;
+        for (std::size_t c = a + 1; c < b; ++c)
+          if (cands[c].x - cands[c - 1].x > cands[cut].x - cands[cut - 1].x) cut = c;
+        b = cut;
+        right = a < b ? reach_right(cands[a].x) : right;
+        for (std::size_t c = a; c < b; ++c) right = std::max(right, reach_right(cands[c].x));
       }
       const std::size_t lo = index_of(cands[a].x - kFitReach * fwhm), hi = index_of(right) + 1;
       std::vector<Candidate> group(cands.begin() + std::ptrdiff_t(a), cands.begin() + std::ptrdiff_t(b));
