@@ -15,8 +15,10 @@ The truth is the simulator's line list (K-alpha1 positions, integrated intensiti
 phase). Lines closer than RESOLVE x FWHM (the FWHM each line has from the drawn
 parameters, Thompson-Cox-Hastings) form one group at their intensity-weighted position. A
 group is "wanted" when its intensity is >= 2 % of the strongest group and it lies inside
-the grid by MARGIN. Recall: wanted groups with a detected peak within MATCH x FWHM ("single": the same over
-groups that are one line, i.e. not blended with a neighbour's K-alpha1 or K-alpha2).
+the grid by MARGIN. Recall: wanted groups with a detected peak within MATCH x FWHM of their position (a blend
+of several lines: anywhere from its first to its last K-alpha1 line, +- MATCH x FWHM);
+"single": the same over groups that are one line, not blended with a neighbour's K-alpha1
+or K-alpha2.
 Position error: |detected - true| over the matched wanted groups that are a single line.
 False peaks: detected peaks farther than MATCH x FWHM from every line whose intensity is
 above ANY_LINE x the relative noise (1/sqrt(counts)) x the strongest line's (weaker lines
@@ -160,6 +162,9 @@ def score(lines: dict[str, np.ndarray], fwhm_params: tuple[float, ...], found: n
     g_pos = np.array([np.sum(tt[g] * comp_i[g]) / comp_i[g].sum() for g in groups])
     g_wid = np.array([width[g].mean() for g in groups])
     g_single = np.array([len(set(owner[g])) == 1 for g in groups])
+    # Extent of a group's K-alpha1 lines: a blend is found by a detection anywhere across it.
+    g_lo = np.array([tt[g][comp_i[g] > 0].min() for g in groups])
+    g_hi = np.array([tt[g][comp_i[g] > 0].max() for g in groups])
     inside = (g_pos > grid[0] + MARGIN) & (g_pos < grid[-1] - MARGIN)
     wanted = inside & (g_int >= WANTED * g_int[inside].max()) if inside.any() else inside
     pos = np.sort(found["two_theta"])
@@ -167,13 +172,17 @@ def score(lines: dict[str, np.ndarray], fwhm_params: tuple[float, ...], found: n
     for j in np.flatnonzero(wanted):
         k = np.searchsorted(pos, g_pos[j])
         near = [pos[i] for i in (k - 1, k) if 0 <= i < pos.size]
-        if near:
+        inside_group = pos[(pos >= g_lo[j] - MATCH * g_wid[j]) & (pos <= g_hi[j] + MATCH * g_wid[j])]
+        if near and (g_single[j] or inside_group.size == 0):
             best = min(near, key=lambda v: abs(v - g_pos[j]))
             if abs(best - g_pos[j]) <= MATCH * g_wid[j]:
                 hits += 1
                 if g_single[j]:
                     errors.append(abs(best - g_pos[j]))
                 continue
+        elif inside_group.size:
+            hits += 1
+            continue
         missed.append((float(g_pos[j]), float(g_wid[j]), float(g_int[j] / g_int[inside].max()), bool(g_single[j])))
     # Lines a detection may legitimately be: any K-alpha1 above ANY_LINE x the relative noise.
     real = inten >= ANY_LINE * noise * inten.max()

@@ -13,8 +13,10 @@
 // segments of the pattern, interpolated between them; or from counting statistics when the
 // caller states the esds or that the intensities are raw counts.
 // Detection: the smoothed negative second derivative (second derivative of a Gaussian of
-// the peak width), whose maxima separate shoulders a plain maximum search would merge, with
-// a significance threshold on both the curvature and the height over the background noise.
+// 0.2 FWHM), whose maxima separate shoulders a plain maximum search would merge, plus a wide
+// one (0.5 FWHM, near the matched filter) on block means for broad weak peaks; significance
+// thresholds on both the curvature and the height over the background noise. The FWHM that
+// scales every window is measured on the strongest peaks (estimate_fwhm).
 // Fit: per cluster of overlapping peaks, a Levenberg-Marquardt least-squares fit
 // (Marquardt, J. SIAM 11, 431 (1963)) of pseudo-Voigt profiles (Wertheim et al., J. Electron
 // Spectrosc. 4, 432 (1974)) plus a local straight line on the background-subtracted data,
@@ -27,8 +29,9 @@
 // stripping amplifies noise and leaves residues at high angle. Reported positions, heights
 // and areas are those of the K-alpha1 component.
 // Left out: peak asymmetry (axial divergence) is not modelled, so a strongly asymmetric
-// low-angle peak is fitted by a symmetric profile; grids must be uniform (the Python layer
-// resamples others).
+// low-angle peak is fitted by a symmetric profile; one FWHM estimate scales all windows, so
+// widths that grow strongly with angle are fitted within [0.3, 2] x that estimate; grids must
+// be uniform (the Python layer resamples others). Measured by benchmarks/bench_peaks.py.
 #pragma once
 
 #include <cstddef>
