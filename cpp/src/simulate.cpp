@@ -19,7 +19,7 @@ namespace xrdfast {
 
 namespace {
 
-// Shortest round-trip text of a number: 1e+308 and 0.0025, not 3000 digits or 0.002500.
+// Six significant digits: 1e+308 and 0.0025, not 309 digits or 0.002500.
 std::string num(double v) {
   std::ostringstream out;
   out << std::setprecision(6) << v;
