@@ -1,5 +1,5 @@
-// Bindings for unitcell.hpp, crystal.hpp and simulate.hpp: declarations and array
-// plumbing only; the physics lives in cpp/src.
+// Bindings for simulate.hpp: declarations and array plumbing only; the physics lives in
+// cpp/src. The Crystal class is bound in bind_crystal.cpp.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -41,88 +41,6 @@ py::dict lines_dict(const std::vector<Line>& lines) {
 }  // namespace
 
 void add_simulate(py::module_& m) {
-  py::class_<Crystal, CrystalPtr>(m, "Crystal", "A crystal structure: cell, symmetry operations and sites.")
-      .def(py::init([](std::string name, std::array<double, 6> cell, const std::vector<SymOp>& operations,
-                       const std::vector<std::string>& labels, const std::vector<std::string>& types,
-                       py::array_t<double, py::array::c_style | py::array::forcecast> frac,
-                       py::array_t<double, py::array::c_style | py::array::forcecast> occupancy,
-                       py::array_t<double, py::array::c_style | py::array::forcecast> b_iso) {
-             const size_t n = labels.size();
-             if (types.size() != n || frac.ndim() != 2 || size_t(frac.shape(0)) != n || frac.shape(1) != 3 ||
-                 size_t(occupancy.size()) != n || size_t(b_iso.size()) != n)
-               throw py::value_error("crystal '" + name + "': labels, types, frac (n, 3), occupancy and b_iso must "
-                                     "describe the same " + std::to_string(n) + " sites");
-             InterruptScope interruptible;  // expanding a large cell takes a while
-             std::vector<Site> sites;
-             for (size_t i = 0; i < n; ++i) {
-               int scatterer;
-               try {
-                 scatterer = scatterer_index(types[i]);
-               } catch (const std::invalid_argument& e) {
-                 throw py::value_error("crystal '" + name + "', site '" + labels[i] + "': " + e.what());
-               }
-               sites.push_back(Site{labels[i], scatterer, {frac.at(i, 0), frac.at(i, 1), frac.at(i, 2)},
-                                    occupancy.at(i), b_iso.at(i)});
-             }
-             try {
-               return std::make_shared<Crystal>(name, UnitCell(cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]),
-                                                operations, std::move(sites));
-             } catch (const std::invalid_argument& e) {
-               const std::string what = e.what();
-               throw py::value_error(what.rfind("crystal '", 0) == 0 ? what : "crystal '" + name + "': " + what);
-             }
-           }),
-           py::arg("name"), py::arg("cell"), py::arg("operations"), py::arg("labels"), py::arg("types"),
-           py::arg("frac"), py::arg("occupancy"), py::arg("b_iso"))
-      .def_property_readonly("name", &Crystal::name)
-      .def_property_readonly("cell", [](const Crystal& c) {
-        const UnitCell& u = c.cell();
-        return py::make_tuple(u.a, u.b, u.c, u.alpha, u.beta, u.gamma);
-      }, "(a, b, c, alpha, beta, gamma) in Å and degrees.")
-      .def_property_readonly("volume", [](const Crystal& c) { return c.cell().volume(); }, "Cell volume, Å^3.")
-      .def_property_readonly("cell_mass", &Crystal::cell_mass, "Mass of one cell's content, amu.")
-      .def_property_readonly("operations", [](const Crystal& c) { return c.symmetry().all(); })
-      .def_property_readonly("n_sites", [](const Crystal& c) { return c.sites().size(); })
-      .def_property_readonly("n_atoms", [](const Crystal& c) { return c.atoms().size(); },
-                             "Atoms in the full cell, special positions merged.")
-      .def("atoms", [](const Crystal& c) {
-        const auto& atoms = c.atoms();
-        const auto n = static_cast<py::ssize_t>(atoms.size());
-        py::array_t<double> frac({n, py::ssize_t{3}});
-        py::array_t<double> occ(n), b(n);
-        py::array_t<int> site(n);
-        for (py::ssize_t i = 0; i < n; ++i) {
-          for (int j = 0; j < 3; ++j) frac.mutable_at(i, j) = atoms[size_t(i)].frac[j];
-          occ.mutable_at(i) = atoms[size_t(i)].occupancy; b.mutable_at(i) = atoms[size_t(i)].b_iso;
-          site.mutable_at(i) = atoms[size_t(i)].site;
-        }
-        py::dict d;
-        d["frac"] = frac; d["occupancy"] = occ; d["b_iso"] = b; d["site"] = site;
-        return d;
-      }, "The full cell content: frac (n, 3), occupancy, b_iso and the site each atom came from.")
-      .def("sites", [](const Crystal& c) {
-        const auto& sites = c.sites();
-        const auto n = static_cast<py::ssize_t>(sites.size());
-        std::vector<std::string> labels, types;
-        py::array_t<double> frac({n, py::ssize_t{3}});
-        py::array_t<double> occ(n), b(n);
-        for (py::ssize_t i = 0; i < n; ++i) {
-          const Site& s = sites[size_t(i)];
-          labels.push_back(s.label);
-          types.push_back(scatterer_label(s.scatterer));
-          for (int j = 0; j < 3; ++j) frac.mutable_at(i, j) = s.frac[j];
-          occ.mutable_at(i) = s.occupancy;
-          b.mutable_at(i) = s.b_iso;
-        }
-        py::dict d;
-        d["labels"] = labels; d["types"] = types; d["frac"] = frac; d["occupancy"] = occ; d["b_iso"] = b;
-        return d;
-      }, "The asymmetric unit as given: labels, scattering types, frac (n, 3), occupancy, b_iso.")
-      .def("__repr__", [](const Crystal& c) {
-        return "Crystal('" + c.name() + "', " + std::to_string(c.sites().size()) + " sites, " +
-               std::to_string(c.atoms().size()) + " atoms in the cell)";
-      });
-
   py::enum_<Geometry>(m, "Geometry")
       .value("bragg_brentano", Geometry::BraggBrentano)
       .value("debye_scherrer", Geometry::DebyeScherrer);

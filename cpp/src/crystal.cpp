@@ -104,4 +104,33 @@ void Crystal::expand() {
   }
 }
 
+std::shared_ptr<Crystal> crystal_from_columns(const std::string& name, const std::array<double, 6>& cell,
+                                              const std::vector<SymOp>& operations,
+                                              const std::vector<std::string>& labels,
+                                              const std::vector<std::string>& types, const double* frac,
+                                              std::size_t frac_rows, std::size_t frac_cols,
+                                              const std::vector<double>& occupancy, const std::vector<double>& b_iso) {
+  const size_t n = labels.size();
+  if (types.size() != n || frac_rows != n || frac_cols != 3 || occupancy.size() != n || b_iso.size() != n)
+    throw std::invalid_argument("crystal '" + name + "': labels, types, frac (n, 3), occupancy and b_iso must "
+                                "describe the same " + std::to_string(n) + " sites");
+  std::vector<Site> sites;
+  for (size_t i = 0; i < n; ++i) {
+    int scatterer;
+    try {
+      scatterer = scatterer_index(types[i]);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("crystal '" + name + "', site '" + labels[i] + "': " + e.what());
+    }
+    sites.push_back(Site{labels[i], scatterer, {frac[3 * i], frac[3 * i + 1], frac[3 * i + 2]}, occupancy[i], b_iso[i]});
+  }
+  try {
+    return std::make_shared<Crystal>(name, UnitCell(cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]), operations,
+                                     std::move(sites));
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    throw std::invalid_argument(what.rfind("crystal '", 0) == 0 ? what : "crystal '" + name + "': " + what);
+  }
+}
+
 }  // namespace xrdfast

@@ -10,6 +10,9 @@
 
 #include <Eigen/Dense>
 
+#include <array>
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,5 +76,17 @@ class Crystal {
   std::vector<Atom> atoms_;
   double cell_mass_ = 0;
 };
+
+// A crystal from per-site columns, as Python gives them: labels, scattering-type labels
+// ("Fe2+"), fractional coordinates frac[n_rows x n_cols] (row-major), occupancies and B.
+// Throws std::invalid_argument naming the crystal (and the site, where one is at fault) when
+// the columns do not describe the same sites (frac must be n x 3), a type is unknown, or the
+// Crystal constructor refuses the structure.
+std::shared_ptr<Crystal> crystal_from_columns(const std::string& name, const std::array<double, 6>& cell,
+                                              const std::vector<SymOp>& operations,
+                                              const std::vector<std::string>& labels,
+                                              const std::vector<std::string>& types, const double* frac,
+                                              std::size_t frac_rows, std::size_t frac_cols,
+                                              const std::vector<double>& occupancy, const std::vector<double>& b_iso);
 
 }  // namespace xrdfast
