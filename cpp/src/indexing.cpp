@@ -30,6 +30,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // Shortest lattice translation accepted, Å: no crystal repeats at less (the shortest
 // known, in the alkali metals and diamond, are above 2.3 Å).
 constexpr double kMinLength = 2.0;
+constexpr double kSymmetryBonus = 1.3;
 
 // ---------------------------------------------------------------------------------------
 // Geometry of a line: Q = 1/d^2 = 4 sin^2(theta) / lambda^2.
@@ -725,7 +726,7 @@ struct Search {
   // lines taken as (10) and (01) (or their second orders), with R from a third line taken
   // as (11) or (1-1), or R = 0. Kept: the zones whose lines are many for their size.
   struct Zone { double q1, q2, r; int n; double merit; };
-  static constexpr int kZoneIndices[3][2] = {{1, 1}, {1, 2}, {2, 1}};
+  static constexpr int kZoneIndices[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}};
 
   std::vector<Zone> zones(size_t max_zones) {
     const int nz = std::min(8, L.n);
@@ -832,7 +833,7 @@ struct Search {
   // zero. Zero D and E give orthorhombic or monoclinic cells (unique axis normal to the
   // zone), one of them zero the monoclinic cells with the unique axis in the zone.
   void from_zones(bool triclinic) {
-    const auto zs = zones(triclinic ? 40 : 120);
+    const auto zs = zones(triclinic ? 80 : 150);
     const int nc = std::min(12, L.n);
     for (const Zone& z : zs) {
       const double A = z.q1, B = z.q2, F = z.r;
@@ -845,8 +846,8 @@ struct Search {
             consider(gs_of({A, B, C, 0, 0, F}), Form::Triclinic);
             continue;
           }
-          const std::vector<double> ds = cross_terms(B, C, false, triclinic ? 3 : 4);
-          const std::vector<double> es = cross_terms(A, C, true, triclinic ? 3 : 4);
+          const std::vector<double> ds = cross_terms(B, C, false, triclinic ? 5 : 5);
+          const std::vector<double> es = cross_terms(A, C, true, triclinic ? 5 : 5);
           for (double d : ds)
             for (double e : es) {
               const int n_cross = (d != 0) + (e != 0) + oblique;
@@ -900,7 +901,7 @@ std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const Line
     n_indexed += !matches[size_t(i)].empty();
   }
   std::vector<Matrix3d> out;
-  if (n_indexed < 8) return out;
+  if (n_indexed < 4) return out;
   auto holds = [&](const Vec3i& p, int mod) {
     for (const auto& ms : matches) {
       if (ms.empty()) continue;
@@ -977,7 +978,10 @@ bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const L
   // the first lines indexed to the fourth power (one impurity costs 19 %, two 34 %).
   const int p_fit = n_par + (opt.refine_zero ? 1 : 0);
   const double bias = std::pow(double(n20) / std::max(1, n20 - p_fit), 1.5);
-  s.score = s.m20 / bias * std::pow(share, 4);
+  // Among cells that index the same lines about as well, the one of higher symmetry is the
+  // crystallographer's choice (a lower-symmetry cell fits noise with its extra parameters
+  // and its freer choice of indices): each constraint on the metric counts kSymmetryBonus.
+  s.score = s.m20 / bias * std::pow(share, 4) * std::pow(kSymmetryBonus, 6 - n_par);
   return true;
 }
 
@@ -1021,6 +1025,60 @@ bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
   for (int i = 3; i < 6; ++i)
     if (std::abs(a[size_t(i)] - b[size_t(i)]) > 0.3) return false;
   return true;
+}
+
+// One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
+// each search within the one time cap, then the best trials of each refined to solutions.
+template <typename Add>
+void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset,
+                 Clock::time_point start, Add&& add_solution) {
+  Search S(L, opt, deadline, offset);
+  std::vector<std::vector<Trial>> stages;
+  auto run = [&](auto&& stage) {
+    S.trials.clear();
+    if (!S.out_of_time) stage();
+    std::sort(S.trials.begin(), S.trials.end(), [](const Trial& a, const Trial& b) {
+      return a.hits != b.hits ? a.hits > b.hits : a.volume < b.volume;
+    });
+    // one trial per cell (the same G* from other lines/indices)
+    std::vector<Trial> kept;
+    for (const Trial& t : S.trials) {
+      bool dup = false;
+      for (const Trial& k : kept)
+        if ((t.gs - k.gs).cwiseAbs().maxCoeff() < 2e-4 * t.gs.diagonal().maxCoeff()) { dup = true; break; }
+      if (!dup) kept.push_back(t);
+      if (kept.size() >= 12) break;
+    }
+    stages.push_back(kept);
+    if (std::getenv("XRDFAST_INDEX_DEBUG"))
+      std::fprintf(stderr, "stage %zu: %zu trials passed, %.3f s, checked %ld\n", stages.size(), S.trials.size(),
+                   std::chrono::duration<double>(Clock::now() - start).count(), S.n_checked);
+  };
+  run([&] { S.cubic(); });
+  if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
+  if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
+  if (opt.lowest_system >= 3) run([&] { S.from_zones(false); });
+  if (opt.lowest_system >= 4) run([&] { S.from_zones(true); });
+
+  for (const auto& stage : stages)
+    for (const Trial& t : stage) {
+      Candidate c;
+      std::vector<Matrix3d> subs;
+      if (solve_candidate(t, L, opt, c, offset, &subs)) add_solution(std::move(c));
+      // centred or doubled trial cells: their primitive sublattice cells (two levels: F)
+      for (int level = 0; level < 2 && !subs.empty(); ++level) {
+        std::vector<Matrix3d> next;
+        for (const Matrix3d& gs : subs) {
+          Candidate cs;
+          std::vector<Matrix3d> more;
+          if (solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, level == 0 ? &more : nullptr))
+            add_solution(std::move(cs));
+          for (const Matrix3d& x : more) if (next.size() < 4) next.push_back(x);
+        }
+        subs = next;
+      }
+    }
+
 }
 
 }  // namespace
@@ -1077,34 +1135,6 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
 
   // Searches from cubic down, each within the one time cap; the trial cells that index the
   // first lines go on to refinement, the best of each search first.
-  Search S(L, opt, deadline, 0.0);
-  std::vector<std::vector<Trial>> stages;
-  auto run = [&](auto&& stage) {
-    S.trials.clear();
-    if (!S.out_of_time) stage();
-    std::sort(S.trials.begin(), S.trials.end(), [](const Trial& a, const Trial& b) {
-      return a.hits != b.hits ? a.hits > b.hits : a.volume < b.volume;
-    });
-    // one trial per cell (the same G* from other lines/indices)
-    std::vector<Trial> kept;
-    for (const Trial& t : S.trials) {
-      bool dup = false;
-      for (const Trial& k : kept)
-        if ((t.gs - k.gs).cwiseAbs().maxCoeff() < 2e-4 * t.gs.diagonal().maxCoeff()) { dup = true; break; }
-      if (!dup) kept.push_back(t);
-      if (kept.size() >= 12) break;
-    }
-    stages.push_back(kept);
-    if (std::getenv("XRDFAST_INDEX_DEBUG"))
-      std::fprintf(stderr, "stage %zu: %zu trials passed, %.3f s, checked %ld\n", stages.size(), S.trials.size(),
-                   std::chrono::duration<double>(Clock::now() - start).count(), S.n_checked);
-  };
-  run([&] { S.cubic(); });
-  if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
-  if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
-  if (opt.lowest_system >= 3) run([&] { S.from_zones(false); });
-  if (opt.lowest_system >= 4) run([&] { S.from_zones(true); });
-
   std::vector<Candidate> cands;
   auto add_solution = [&](Candidate&& c) {
     if (!(c.sol.m20 > 0) || !std::isfinite(c.sol.m20)) return;
@@ -1115,24 +1145,22 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
       }
     cands.push_back(std::move(c));
   };
-  for (const auto& stage : stages)
-    for (const Trial& t : stage) {
-      Candidate c;
-      std::vector<Matrix3d> subs;
-      if (solve_candidate(t, L, opt, c, 0.0, &subs)) add_solution(std::move(c));
-      // centred or doubled trial cells: their primitive sublattice cells (two levels: F)
-      for (int level = 0; level < 2 && !subs.empty(); ++level) {
-        std::vector<Matrix3d> next;
-        for (const Matrix3d& gs : subs) {
-          Candidate cs;
-          std::vector<Matrix3d> more;
-          if (solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, level == 0 ? &more : nullptr))
-            add_solution(std::move(cs));
-          for (const Matrix3d& x : more) if (next.size() < 4) next.push_back(x);
-        }
-        subs = next;
-      }
+  // A zero shift (or a sample displacement, nearly constant at low angles) beyond the search
+  // tolerance hides the trial cells, whose base lines carry it too: when the search at the
+  // observed positions finds nothing convincing, it runs again on positions corrected by
+  // +-0.1 deg, and the refinement takes it from there.
+  auto convincing = [&] {
+    for (const Candidate& c : cands) {
+      int miss = 0;
+      for (int i = 0; i < L.n_score; ++i) miss += !c.indexed[size_t(i)];
+      if (c.sol.m20 >= 20 && miss <= 1) return true;
     }
+    return false;
+  };
+  for (double offset : {0.0, 0.1, -0.1}) {
+    if (offset != 0.0 && (!opt.refine_zero || convincing() || Clock::now() > deadline)) break;
+    search_pass(L, opt, deadline, offset, start, add_solution);
+  }
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))
     std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());
