@@ -66,9 +66,14 @@ def primitive_cell(crystal) -> tuple[float, ...]:
     return tuple(prim.unit_cell().niggli_cell().parameters())
 
 
-def pick_minerals(per_system: int, seed: int, max_id: int = 25000):
-    rng = np.random.default_rng(seed)
-    ids = rng.permutation(np.arange(1, max_id))
+def pick_minerals(per_system: int, seed: int, max_id: int = 25000, cache: str | None = None):
+    """Up to per_system readable AMCSD structures of each crystal system, in a seeded random
+    order of ids (cached as a list of ids when `cache` is given)."""
+    if cache and os.path.exists(cache):
+        with open(cache) as f:
+            ids = json.load(f)
+    else:
+        ids = [int(i) for i in np.random.default_rng(seed).permutation(np.arange(1, max_id))]
     got: dict[str, list] = defaultdict(list)
     for mineral in amcsd_minerals([int(i) for i in ids]):
         sys_name = system_of(mineral.space_group)
@@ -81,6 +86,9 @@ def pick_minerals(per_system: int, seed: int, max_id: int = 25000):
         except (RuntimeError, ValueError):
             continue
         got[sys_name].append((mineral, cell))
+    if cache and not os.path.exists(cache):
+        with open(cache, "w") as f:
+            json.dump([m.amcsd_id for v in got.values() for m, _ in v], f)
     return got
 
 
@@ -155,16 +163,18 @@ def related(cell_a, cell_b) -> bool:
     return False
 
 
-def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float) -> dict:
+def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float, cache: str | None = None,
+              systems: tuple[str, ...] = SYSTEMS) -> dict:
     t0 = time.time()
-    chosen = pick_minerals(per_system, seed)
+    chosen = pick_minerals(per_system, seed, cache=cache)
+    chosen = {s: v for s, v in chosen.items() if s in systems}
     print(f"picked {sum(len(v) for v in chosen.values())} AMCSD structures in {time.time() - t0:.0f} s "
           + ", ".join(f"{s} {len(chosen[s])}" for s in SYSTEMS), flush=True)
     report: dict = {}
     for variant in variants:
         rows = []
         for sys_name in SYSTEMS:
-            for mineral, true_cell in chosen[sys_name]:
+            for mineral, true_cell in chosen.get(sys_name, []):
                 rng = np.random.default_rng([seed, VARIANTS.index(variant), mineral.amcsd_id])  # reproducible per item
                 tt, inten = line_list(mineral.crystal, rng, variant)
                 peaks = np.zeros(tt.size, dtype=[("two_theta", "f8"), ("height", "f8")])
@@ -243,9 +253,12 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=2.0)
     ap.add_argument("--rruff", help="the RRUFF development .npz")
     ap.add_argument("--json", help="write the report here")
+    ap.add_argument("--ids-cache", help="JSON list of the AMCSD ids picked (written on the first run, read after)")
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help="crystal systems to run")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    report = {"amcsd": run_amcsd(args.per_system, args.variants.split(","), args.seed, args.time_limit)}
+    report = {"amcsd": run_amcsd(args.per_system, args.variants.split(","), args.seed, args.time_limit,
+                                 args.ids_cache, tuple(args.systems.split(",")))}
     if args.rruff:
         report["rruff"] = run_rruff(args.rruff, args.time_limit)
     if args.json:

@@ -27,9 +27,10 @@ using Eigen::Matrix3d;
 using Clock = std::chrono::steady_clock;
 constexpr double kDeg = M_PI / 180.0;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Shortest lattice translation accepted, Å: no crystal repeats at less (the shortest
-// known, in the alkali metals and diamond, are above 2.3 Å).
-constexpr double kMinLength = 2.0;
+// Shortest lattice translation accepted, Å: graphite, diamond and the close-packed metals
+// repeat at 2.46-2.55 Å (beryllium's 2.29 Å is the rare exception); tinier cells only fit
+// short line lists by chance.
+constexpr double kMinLength = 2.4;
 constexpr double kSymmetryBonus = 1.3;
 
 // ---------------------------------------------------------------------------------------
@@ -623,7 +624,7 @@ struct Search {
 
   Search(const Lines& lines, const IndexingOptions& o, Clock::time_point dl, double zero)
       : L(lines), opt(o), lq(line_q(lines, zero)), deadline(dl) {
-    max_miss = std::min(opt.max_impurities, L.n_score - 4);
+    max_miss = std::max(0, std::min(opt.max_impurities, L.n_score - 4));
     // The volume cap: the largest cell the first n lines can pin down. A triclinic cell of
     // volume V has about (4 pi / 3) Q^(3/2) V / 2 distinct lines below Q; more than ~8 per
     // observed line cannot be told from chance (de Wolff's M20 would fall below ~3).
@@ -833,7 +834,7 @@ struct Search {
   // zero. Zero D and E give orthorhombic or monoclinic cells (unique axis normal to the
   // zone), one of them zero the monoclinic cells with the unique axis in the zone.
   void from_zones(bool triclinic) {
-    const auto zs = zones(triclinic ? 80 : 150);
+    const auto zs = zones(triclinic ? 50 : 150);
     const int nc = std::min(12, L.n);
     for (const Zone& z : zs) {
       const double A = z.q1, B = z.q2, F = z.r;
@@ -901,7 +902,7 @@ std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const Line
     n_indexed += !matches[size_t(i)].empty();
   }
   std::vector<Matrix3d> out;
-  if (n_indexed < 4) return out;
+  if (n_indexed < 3) return out;
   auto holds = [&](const Vec3i& p, int mod) {
     for (const auto& ms : matches) {
       if (ms.empty()) continue;
@@ -942,10 +943,11 @@ bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const L
     }
   }
   const int n = int(q_obs.size());
-  // Enough lines to pin the cell: at least two per lattice parameter and two more (the zero
-  // shift and one to judge by), else a low-symmetry cell fits anything.
+  // Enough lines to pin the cell: at least two per lattice parameter and one more, else a
+  // low-symmetry cell fits anything (three for cubic: the ratios of fcc nickel's 111, 200,
+  // 220 are cubic F and nothing else with edges above kMinLength).
   const int n_par = int(basis_of(conv.form).size());
-  if (n < std::max(4, 2 * n_par + 2)) return false;
+  if (n < std::max(3, 2 * n_par + 1)) return false;
   // de Wolff M(N): Q_N / (2 <|dQ|> N_calc), over the first N = min(20, indexed) lines.
   const int n20 = std::min(20, n);
   double eps = 0;
@@ -986,11 +988,19 @@ bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const L
 }
 
 bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt, Candidate& out, double zero0,
-                     std::vector<Matrix3d>* subs) {
-  // 1. Refine the trial cell in its own parametrisation, tolerances shrinking as it converges.
+                     std::vector<Matrix3d>* subs, bool prerefine = true) {
+  // 1. Refine the trial cell in its own parametrisation, tolerances shrinking as it converges
+  //    (not the primitive cells of refined centred ones: their symmetry is found next and
+  //    refined with its constraints, which few lines can support where six parameters can't).
   const double st = opt.search_tolerance;
-  Fit fit = refine(t.gs, zero0, t.form, 'P', L, opt, {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance});
-  if (!fit.ok) return false;
+  Fit fit;
+  if (prerefine) {
+    fit = refine(t.gs, zero0, t.form, 'P', L, opt, {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance});
+    if (!fit.ok) return false;
+  } else {
+    fit.gs = t.gs; fit.zero = zero0; fit.ok = true;
+  }
+  out.sol.zero_shift = fit.zero;  // the sublattices below start from it
   if (subs) *subs = sublattices(fit.gs, L, line_q(L, fit.zero), opt.tolerance);
   // 2. Reduce, find the lattice and its conventional cell.
   const Matrix3d g = fit.gs.inverse();
@@ -1029,18 +1039,19 @@ bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
 
 // One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
 // each search within the one time cap, then the best trials of each refined to solutions.
-template <typename Add>
+template <typename Add, typename Done>
 void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset,
-                 Clock::time_point start, Add&& add_solution) {
+                 Clock::time_point start, Add&& add_solution, Done&& convincing) {
   Search S(L, opt, deadline, offset);
-  std::vector<std::vector<Trial>> stages;
+  // The best trials of a search (one per cell: the same G* comes from other lines and
+  // indices) are refined to solutions at once, so that a convincing high-symmetry cell can
+  // spare the monoclinic and triclinic searches.
   auto run = [&](auto&& stage) {
     S.trials.clear();
     if (!S.out_of_time) stage();
     std::sort(S.trials.begin(), S.trials.end(), [](const Trial& a, const Trial& b) {
       return a.hits != b.hits ? a.hits > b.hits : a.volume < b.volume;
     });
-    // one trial per cell (the same G* from other lines/indices)
     std::vector<Trial> kept;
     for (const Trial& t : S.trials) {
       bool dup = false;
@@ -1049,19 +1060,10 @@ void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
       if (!dup) kept.push_back(t);
       if (kept.size() >= 12) break;
     }
-    stages.push_back(kept);
     if (std::getenv("XRDFAST_INDEX_DEBUG"))
-      std::fprintf(stderr, "stage %zu: %zu trials passed, %.3f s, checked %ld\n", stages.size(), S.trials.size(),
+      std::fprintf(stderr, "search at %+.2f: %zu trials passed, %.3f s, checked %ld\n", offset, S.trials.size(),
                    std::chrono::duration<double>(Clock::now() - start).count(), S.n_checked);
-  };
-  run([&] { S.cubic(); });
-  if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
-  if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
-  if (opt.lowest_system >= 3) run([&] { S.from_zones(false); });
-  if (opt.lowest_system >= 4) run([&] { S.from_zones(true); });
-
-  for (const auto& stage : stages)
-    for (const Trial& t : stage) {
+    for (const Trial& t : kept) {
       Candidate c;
       std::vector<Matrix3d> subs;
       if (solve_candidate(t, L, opt, c, offset, &subs)) add_solution(std::move(c));
@@ -1071,14 +1073,20 @@ void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
         for (const Matrix3d& gs : subs) {
           Candidate cs;
           std::vector<Matrix3d> more;
-          if (solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, level == 0 ? &more : nullptr))
+          if (solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, level == 0 ? &more : nullptr,
+                              false))
             add_solution(std::move(cs));
           for (const Matrix3d& x : more) if (next.size() < 4) next.push_back(x);
         }
         subs = next;
       }
     }
-
+  };
+  run([&] { S.cubic(); });
+  if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
+  if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
+  if (opt.lowest_system >= 3 && !convincing()) run([&] { S.from_zones(false); });
+  if (opt.lowest_system >= 4 && !convincing()) run([&] { S.from_zones(true); });
 }
 
 }  // namespace
@@ -1131,7 +1139,7 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
   }
   L.n = int(L.tt.size());
   L.n_score = std::min(L.n, 20);
-  if (L.n < 4) return {};
+  if (L.n < 3) return {};
 
   // Searches from cubic down, each within the one time cap; the trial cells that index the
   // first lines go on to refinement, the best of each search first.
@@ -1146,9 +1154,9 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
     cands.push_back(std::move(c));
   };
   // A zero shift (or a sample displacement, nearly constant at low angles) beyond the search
-  // tolerance hides the trial cells, whose base lines carry it too: when the search at the
-  // observed positions finds nothing convincing, it runs again on positions corrected by
-  // +-0.1 deg, and the refinement takes it from there.
+  // tolerance hides the trial cells, whose base lines carry it too: the search runs again on
+  // positions corrected by +-0.1 deg, and the refinement takes it from there. The monoclinic
+  // and triclinic searches run only while no convincing cell has been found.
   auto convincing = [&] {
     for (const Candidate& c : cands) {
       int miss = 0;
@@ -1158,8 +1166,8 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
     return false;
   };
   for (double offset : {0.0, 0.1, -0.1}) {
-    if (offset != 0.0 && (!opt.refine_zero || convincing() || Clock::now() > deadline)) break;
-    search_pass(L, opt, deadline, offset, start, add_solution);
+    if (offset != 0.0 && (!opt.refine_zero || Clock::now() > deadline)) break;
+    search_pass(L, opt, deadline, offset, start, add_solution, convincing);
   }
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))

@@ -72,7 +72,7 @@ struct IndexingSolution {
 
 // Index one pattern from its line positions (deg 2theta at options.wavelength) and heights
 // (used only to choose lines when there are many; may be empty). Returns at most
-// options.top solutions, best first; an empty list when fewer than four usable lines are
+// options.top solutions, best first; an empty list when fewer than three usable lines are
 // given or nothing reaches options.min_m20. Throws std::invalid_argument for non-finite
 // positions or options out of range.
 std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta, const std::vector<double>& height,
