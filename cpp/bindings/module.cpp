@@ -18,6 +18,7 @@ void add_random_crystal(py::module_& m);
 void add_curriculum(py::module_& m);
 void add_peaks(py::module_& m);
 void add_interrupt(py::module_& m);
+void add_indexing(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -38,6 +39,7 @@ PYBIND11_MODULE(_core, m) {
   add_curriculum(m);
   add_peaks(m);
   add_interrupt(m);
+  add_indexing(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;

@@ -17,6 +17,7 @@ from xrdfast._core import (
 )
 from xrdfast.classify import Candidate, Prediction, classify, classify_many
 from xrdfast.peaks import estimate_background, find_peaks
+from xrdfast.indexing import IndexingSolution, index, index_many
 from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
 from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
 from xrdfast.structure import from_arrays, from_ase, from_cif, from_pymatgen, load_structure
@@ -35,6 +36,9 @@ __all__ = [
     "classify_many",
     "estimate_background",
     "find_peaks",
+    "IndexingSolution",
+    "index",
+    "index_many",
     "read_pattern",
     "to_grid",
     "Crystal",

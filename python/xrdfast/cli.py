@@ -223,6 +223,33 @@ def _cmd_peaks(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_index(args: argparse.Namespace) -> int:
+    import json
+
+    from xrdfast.indexing import index
+    from xrdfast.readers import PatternReadError
+
+    status = 0
+    rows = []
+    for path in args.files:  # one at a time: a bad file is a row with its message, the others go on
+        try:
+            sols = index(path, wavelength=args.wavelength, top=args.top, time_limit=args.time_limit)
+        except (PatternReadError, OSError, ValueError) as error:
+            rows.append({"file": path, "error": str(error), "solutions": []})
+            if not args.json:
+                print(f"{path}: error: {error}")
+            status = 1
+            continue
+        rows.append({"file": path, "error": None, "solutions": [s.to_dict() for s in sols]})
+        if not args.json:
+            print(f"{path}: {len(sols)} solution(s)" if sols else f"{path}: no cell found")
+            for rank, s in enumerate(sols, 1):
+                print(f"#{rank} " + (s.table() if rank == 1 else s.summary()))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    return status
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from xrdfast.demo import run
 
@@ -316,6 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     pk.add_argument("--plot", help="write a figure: pattern, background, peaks marked (first 8 files)")
     pk.add_argument("--json", action="store_true", help="JSON instead of tables")
     pk.set_defaults(run=_cmd_peaks)
+    ix = sub.add_parser("index", help="index measured patterns: ranked unit cells, Bravais lattices, M20/F_N, hkl")
+    ix.add_argument("files", nargs="+", help="pattern files (any format the readers accept)")
+    ix.add_argument("--top", type=int, default=5, help="solutions per file")
+    ix.add_argument("--wavelength", type=float, help="Å, when the file does not say (e.g. 1.5406 Cu, 0.7093 Mo)")
+    ix.add_argument("--time-limit", type=float, default=2.0, help="seconds of search per pattern")
+    ix.add_argument("--json", action="store_true", help="JSON instead of tables")
+    ix.set_defaults(run=_cmd_index)
     de = sub.add_parser("demo", help="simulate a few real minerals, classify them and compare with the truth")
     de.add_argument("--plot", default="xrdfast-demo.png", help="where to write the figure ('' for none)")
     de.add_argument("--model", help="a checkpoint instead of the shipped model")

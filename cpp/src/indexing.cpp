@@ -1,0 +1,1220 @@
+#include "xrdfast/indexing.hpp"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "xrdfast/unitcell.hpp"
+
+#ifdef XRDFAST_OPENMP
+#include <omp.h>
+#endif
+
+namespace xrdfast {
+
+namespace {
+
+using Eigen::Matrix3d;
+using Clock = std::chrono::steady_clock;
+constexpr double kDeg = M_PI / 180.0;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Shortest lattice translation accepted, Å: graphite, diamond and the close-packed metals
+// repeat at 2.46-2.55 Å (beryllium's 2.29 Å is the rare exception); tinier cells only fit
+// short line lists by chance.
+constexpr double kMinLength = 2.4;
+constexpr double kSymmetryBonus = 1.3;
+
+// ---------------------------------------------------------------------------------------
+// Geometry of a line: Q = 1/d^2 = 4 sin^2(theta) / lambda^2.
+
+double q_of(double two_theta, double lambda) {
+  const double s = std::sin(two_theta * kDeg / 2);
+  return 4 * s * s / (lambda * lambda);
+}
+double two_theta_of(double q, double lambda) {
+  const double s = std::sqrt(q) * lambda / 2;
+  return s < 1 ? 2 * std::asin(s) / kDeg : std::numeric_limits<double>::quiet_NaN();
+}
+// dQ / d(2theta), per degree: how a position error turns into a Q error.
+double dq_dtt(double two_theta, double lambda) { return 2 * std::sin(two_theta * kDeg) / (lambda * lambda) * kDeg; }
+
+// Metric tensor <-> cell parameters, through the core's UnitCell.
+Matrix3d metric_of(const std::array<double, 6>& c) { return UnitCell(c[0], c[1], c[2], c[3], c[4], c[5]).metric(); }
+std::array<double, 6> cell_of(const Matrix3d& g) {
+  const double a = std::sqrt(g(0, 0)), b = std::sqrt(g(1, 1)), c = std::sqrt(g(2, 2));
+  auto ang = [](double x) { return std::acos(std::clamp(x, -1.0, 1.0)) / kDeg; };
+  return {a, b, c, ang(g(1, 2) / (b * c)), ang(g(0, 2) / (a * c)), ang(g(0, 1) / (a * b))};
+}
+double q_calc(const Matrix3d& gs, const Vec3i& h) {
+  const Eigen::Vector3d v(h[0], h[1], h[2]);
+  return v.dot(gs * v);
+}
+bool positive_definite(const Matrix3d& m) {
+  return m(0, 0) > 0 && m(0, 0) * m(1, 1) - m(0, 1) * m(1, 0) > 0 && m.determinant() > 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Centring conditions of the conventional cells (ITA Vol. A, Table 2.2.13.1); R is the
+// obverse setting of the hexagonal axes.
+
+bool allowed(const Vec3i& h, char centring) {
+  switch (centring) {
+    case 'I': return ((h[0] + h[1] + h[2]) & 1) == 0;
+    case 'F': return ((h[0] + h[1]) & 1) == 0 && ((h[1] + h[2]) & 1) == 0;
+    case 'A': return ((h[1] + h[2]) & 1) == 0;
+    case 'B': return ((h[0] + h[2]) & 1) == 0;
+    case 'C': return ((h[0] + h[1]) & 1) == 0;
+    case 'R': return ((-h[0] + h[1] + h[2]) % 3 + 3) % 3 == 0;
+    default: return true;
+  }
+}
+
+// Calls visit(hkl, Q) for every reflection (one of each Friedel pair) of the reciprocal
+// metric gs whose Q lies within [q - tol, q + tol]: for each (h, k), l solves the quadratic
+// C l^2 + (D k + E h) l + (A h^2 + B k^2 + F h k) = q. |h| <= sqrt(q G11) because
+// h = r* . a. The visitor returns false to stop.
+template <typename Visit>
+void reflections_near(const Matrix3d& gs, const Matrix3d& g, double q, double tol, char centring, Visit visit) {
+  const double qmax = q + tol;
+  const int hmax = int(std::floor(std::sqrt(qmax * g(0, 0)) + 1e-9));
+  const int kmax = int(std::floor(std::sqrt(qmax * g(1, 1)) + 1e-9));
+  const double A = gs(0, 0), B = gs(1, 1), C = gs(2, 2), D = 2 * gs(1, 2), E = 2 * gs(0, 2), F = 2 * gs(0, 1);
+  for (int h = 0; h <= hmax; ++h)
+    for (int k = (h == 0 ? 0 : -kmax); k <= kmax; ++k) {
+      const double lin = D * k + E * h, c0 = A * h * h + B * k * k + F * h * k;
+      const double l0 = -lin / (2 * C), qmin = c0 - lin * lin / (4 * C);
+      if (qmin > qmax) continue;
+      const double r = std::sqrt(std::max(0.0, (q - qmin) / C));
+      // Both roots' neighbourhoods; integers l at most 2 apart from a root cover the
+      // centring conditions (parity, or modulo 3) that may exclude the nearest one.
+      const int lo1 = int(std::floor(l0 - r)) - 1, hi1 = int(std::ceil(l0 - r)) + 1;
+      const int lo2 = int(std::floor(l0 + r)) - 1, hi2 = int(std::ceil(l0 + r)) + 1;
+      for (int l = lo1; l <= hi2; ++l) {
+        if (l > hi1 && l < lo2) l = lo2;
+        if (h == 0 && k == 0 && l <= 0) continue;
+        if (h == 0 && k == 0 && l < 0) continue;
+        const double qc = c0 + lin * l + C * double(l) * l;
+        if (std::abs(qc - q) > tol) continue;
+        const Vec3i hkl{h, k, l};
+        if (!allowed(hkl, centring)) continue;
+        if (!visit(hkl, qc)) return;
+      }
+    }
+}
+
+bool indexable(const Matrix3d& gs, const Matrix3d& g, double q, double tol) {
+  bool found = false;
+  reflections_near(gs, g, q, tol, 'P', [&](const Vec3i&, double) { found = true; return false; });
+  return found;
+}
+
+// The nearest reflection within tol (its hkl and Q), or false.
+bool nearest(const Matrix3d& gs, const Matrix3d& g, double q, double tol, char centring, Vec3i& hkl, double& qc) {
+  double best = kInf;
+  reflections_near(gs, g, q, tol, centring, [&](const Vec3i& h, double x) {
+    if (std::abs(x - q) < best) { best = std::abs(x - q); hkl = h; qc = x; }
+    return true;
+  });
+  return best < kInf;
+}
+
+// Sorted Q of all allowed reflections up to qmax (one per Friedel pair).
+std::vector<double> all_q(const Matrix3d& gs, char centring, double qmax) {
+  const Matrix3d g = gs.inverse();
+  const int hmax = int(std::sqrt(qmax * g(0, 0))), kmax = int(std::sqrt(qmax * g(1, 1))),
+            lmax = int(std::sqrt(qmax * g(2, 2)));
+  std::vector<double> out;
+  for (int h = 0; h <= hmax; ++h)
+    for (int k = -kmax; k <= kmax; ++k)
+      for (int l = -lmax; l <= lmax; ++l) {
+        if (h == 0 && (k < 0 || (k == 0 && l <= 0))) continue;
+        const Vec3i v{h, k, l};
+        if (!allowed(v, centring)) continue;
+        const double q = q_calc(gs, v);
+        if (q <= qmax) out.push_back(q);
+      }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+// Distinct values of a sorted list (lines that coincide by symmetry count once).
+int n_distinct(const std::vector<double>& q, double upto) {
+  int n = 0;
+  double last = -1;
+  for (double x : q) {
+    if (x > upto) break;
+    if (x - last > 1e-9 * std::max(1.0, x)) { ++n; last = x; }
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// The observed lines.
+
+struct Lines {
+  std::vector<double> tt, height;  // deg 2theta as observed, sorted
+  double lambda;
+  int n;        // lines used
+  int n_score;  // the first ones that trial cells must index (20 or fewer)
+};
+
+// Q of line i with a zero shift removed, and its tolerance for a 2theta tolerance in degrees.
+struct LineQ {
+  std::vector<double> q, dq;  // dq = dQ/d(2theta) per degree
+};
+LineQ line_q(const Lines& L, double zero) {
+  LineQ out;
+  for (int i = 0; i < L.n; ++i) {
+    out.q.push_back(q_of(L.tt[i] - zero, L.lambda));
+    out.dq.push_back(dq_dtt(L.tt[i] - zero, L.lambda));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Parametrisations of G* for least squares: Q = sum_j p_j (e_j . (h^2, k^2, l^2, kl, hl, hk)),
+// i.e. A h^2 + B k^2 + C l^2 + D kl + E hl + F hk with the ties of each crystal system.
+
+enum class Form { Cubic, Tetragonal, Hexagonal, Orthorhombic, MonoclinicA, MonoclinicB, MonoclinicC, Triclinic };
+
+std::vector<std::array<double, 6>> basis_of(Form f) {
+  switch (f) {
+    case Form::Cubic: return {{1, 1, 1, 0, 0, 0}};
+    case Form::Tetragonal: return {{1, 1, 0, 0, 0, 0}, {0, 0, 1, 0, 0, 0}};
+    case Form::Hexagonal: return {{1, 1, 0, 0, 0, 1}, {0, 0, 1, 0, 0, 0}};
+    case Form::Orthorhombic: return {{1, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0}, {0, 0, 1, 0, 0, 0}};
+    case Form::MonoclinicA: return {{1, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0}, {0, 0, 1, 0, 0, 0}, {0, 0, 0, 1, 0, 0}};
+    case Form::MonoclinicB: return {{1, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0}, {0, 0, 1, 0, 0, 0}, {0, 0, 0, 0, 1, 0}};
+    case Form::MonoclinicC: return {{1, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0}, {0, 0, 1, 0, 0, 0}, {0, 0, 0, 0, 0, 1}};
+    default:
+      return {{1, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0}, {0, 0, 1, 0, 0, 0},
+              {0, 0, 0, 1, 0, 0}, {0, 0, 0, 0, 1, 0}, {0, 0, 0, 0, 0, 1}};
+  }
+}
+Matrix3d gs_of(const std::array<double, 6>& q) {  // (A, B, C, D, E, F) -> G*
+  Matrix3d m;
+  m << q[0], q[5] / 2, q[4] / 2, q[5] / 2, q[1], q[3] / 2, q[4] / 2, q[3] / 2, q[2];
+  return m;
+}
+// The Form that keeps exactly the nonzero cross terms of a trial G*.
+Form form_of(const Matrix3d& gs) {
+  const bool d = gs(1, 2) != 0, e = gs(0, 2) != 0, f = gs(0, 1) != 0;
+  if (!d && !e && !f) return Form::Orthorhombic;
+  if (d && !e && !f) return Form::MonoclinicA;
+  if (!d && e && !f) return Form::MonoclinicB;
+  if (!d && !e && f) return Form::MonoclinicC;
+  return Form::Triclinic;
+}
+
+// ---------------------------------------------------------------------------------------
+// Least squares in 2theta (weights 1/(dQ/d2theta)^2, so residuals are in degrees) of the
+// parameters of `form` and a zero shift, linearised around the current zero:
+// Q(2theta_obs - z0) = sum_j p_j f_j(hkl) + dz Q'(2theta_obs - z0).
+
+struct Fit {
+  Matrix3d gs;
+  double zero = 0;
+  int n_indexed = 0;
+  bool ok = false;
+};
+
+Fit refine(Matrix3d gs, double zero, Form form, char centring, const Lines& L, const IndexingOptions& opt,
+           const std::vector<double>& tolerances) {
+  const auto basis = basis_of(form);
+  const int m = int(basis.size());
+  Fit fit;
+  for (double tol : tolerances) {
+    const LineQ lq = line_q(L, zero);
+    const Matrix3d g = gs.inverse();
+    std::vector<Eigen::VectorXd> rows;
+    std::vector<double> ys, ws;
+    for (int i = 0; i < L.n; ++i) {
+      Vec3i h; double qc;
+      if (!nearest(gs, g, lq.q[i], tol * lq.dq[i], centring, h, qc)) continue;
+      const double f6[6] = {double(h[0]) * h[0], double(h[1]) * h[1], double(h[2]) * h[2],
+                            double(h[1]) * h[2], double(h[0]) * h[2], double(h[0]) * h[1]};
+      Eigen::VectorXd x(m + 1);
+      for (int j = 0; j < m; ++j) {
+        x[j] = 0;
+        for (int t = 0; t < 6; ++t) x[j] += basis[size_t(j)][size_t(t)] * f6[t];
+      }
+      x[m] = lq.dq[i];
+      rows.push_back(x); ys.push_back(lq.q[i]); ws.push_back(1 / lq.dq[i]);
+    }
+    const int n = int(rows.size());
+    const bool with_zero = opt.refine_zero && n >= m + 3;
+    const int np = m + (with_zero ? 1 : 0);
+    fit.n_indexed = n;
+    if (n < m + 1) { fit.ok = false; return fit; }
+    Eigen::MatrixXd X(n, np);
+    Eigen::VectorXd y(n);
+    for (int i = 0; i < n; ++i) {
+      X.row(i) = rows[size_t(i)].head(np).transpose() * ws[size_t(i)];
+      y[i] = ys[size_t(i)] * ws[size_t(i)];
+    }
+    const Eigen::VectorXd p = X.colPivHouseholderQr().solve(y);
+    if (!p.allFinite()) { fit.ok = false; return fit; }
+    std::array<double, 6> q6{};
+    for (int j = 0; j < m; ++j)
+      for (int t = 0; t < 6; ++t) q6[size_t(t)] += p[j] * basis[size_t(j)][size_t(t)];
+    const Matrix3d next = gs_of(q6);
+    if (!positive_definite(next)) { fit.ok = false; return fit; }
+    gs = next;
+    if (with_zero) zero = std::clamp(zero + p[m], -0.5, 0.5);
+  }
+  fit.gs = gs; fit.zero = zero; fit.ok = true;
+  return fit;
+}
+
+// ---------------------------------------------------------------------------------------
+// Niggli reduction of a direct metric (Krivy & Gruber 1976, steps A1-A8, with the relative
+// tolerance of Grosse-Kunstleve, Sauter & Adams 2004). Only the metric is needed here: the
+// conventional cell is rebuilt from the reduced one.
+
+Matrix3d niggli(const Matrix3d& g0) {
+  double A = g0(0, 0), B = g0(1, 1), C = g0(2, 2), xi = 2 * g0(1, 2), eta = 2 * g0(0, 2), zeta = 2 * g0(0, 1);
+  const double e = 1e-5 * std::cbrt(std::abs(g0.determinant()));  // ~1e-5 V^(2/3)
+  auto sgn = [e](double x) { return x > e ? 1 : (x < -e ? -1 : 0); };
+  for (int iter = 0; iter < 1000; ++iter) {
+    if (A > B + e || (std::abs(A - B) <= e && std::abs(xi) > std::abs(eta) + e)) {  // A1
+      std::swap(A, B); std::swap(xi, eta);
+    }
+    if (B > C + e || (std::abs(B - C) <= e && std::abs(eta) > std::abs(zeta) + e)) {  // A2
+      std::swap(B, C); std::swap(eta, zeta);
+      continue;
+    }
+    if (sgn(xi) * sgn(eta) * sgn(zeta) == 1) {  // A3
+      xi = std::abs(xi); eta = std::abs(eta); zeta = std::abs(zeta);
+    } else {  // A4
+      xi = -std::abs(xi); eta = -std::abs(eta); zeta = -std::abs(zeta);
+    }
+    auto s = [](double x) { return x > 0 ? 1.0 : -1.0; };
+    if (std::abs(xi) > B + e || (std::abs(xi - B) <= e && 2 * eta < zeta - e) || (std::abs(xi + B) <= e && zeta < -e)) {
+      C = B + C - xi * s(xi); eta = eta - zeta * s(xi); xi = xi - 2 * B * s(xi);  // A5
+      continue;
+    }
+    if (std::abs(eta) > A + e || (std::abs(eta - A) <= e && 2 * xi < zeta - e) || (std::abs(eta + A) <= e && zeta < -e)) {
+      C = A + C - eta * s(eta); xi = xi - zeta * s(eta); eta = eta - 2 * A * s(eta);  // A6
+      continue;
+    }
+    if (std::abs(zeta) > A + e || (std::abs(zeta - A) <= e && 2 * xi < eta - e) || (std::abs(zeta + A) <= e && eta < -e)) {
+      B = A + B - zeta * s(zeta); xi = xi - eta * s(zeta); zeta = zeta - 2 * A * s(zeta);  // A7
+      continue;
+    }
+    const double sum = xi + eta + zeta + A + B;
+    if (sum < -e || (std::abs(sum) <= e && 2 * (A + eta) + zeta > e)) {  // A8
+      C = A + B + C + xi + eta + zeta; xi = 2 * B + xi + zeta; eta = 2 * A + eta + zeta;
+      continue;
+    }
+    break;
+  }
+  Matrix3d g;
+  g << A, zeta / 2, eta / 2, zeta / 2, B, xi / 2, eta / 2, xi / 2, C;
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------
+// Bravais lattice from the metric symmetry of a reduced cell. The rotations R (rows: images
+// of the basis vectors) with R G R^T = G have entries in {-1, 0, 1} in a reduced basis; their
+// orders and axes give the holohedry and the conventional axes (Le Page 1982 uses the
+// twofold axes alone; the three-, four- and sixfold ones make the choice of c immediate).
+
+struct Conventional {
+  std::string lattice;
+  Mat3i M;        // rows: conventional basis vectors in the reduced basis
+  char centring;  // P A B C I F R
+  Form form;
+  Matrix3d g;     // symmetrized direct metric of the conventional cell
+};
+
+int gcd3(const Vec3i& v) { return std::gcd(std::gcd(std::abs(v[0]), std::abs(v[1])), std::abs(v[2])); }
+Vec3i primitive_direction(Vec3i v) {
+  const int d = gcd3(v);
+  if (d == 0) return v;
+  for (int& x : v) x /= d;
+  for (int x : v)
+    if (x != 0) {
+      if (x < 0) for (int& y : v) y = -y;
+      break;
+    }
+  return v;
+}
+Eigen::Vector3d vd(const Vec3i& v) { return Eigen::Vector3d(v[0], v[1], v[2]); }
+double dot(const Matrix3d& g, const Vec3i& u, const Vec3i& v) { return vd(u).dot(g * vd(v)); }
+// u R: the image of the lattice vector u (reduced coordinates) under the rotation R.
+Vec3i image(const Vec3i& u, const Mat3i& R) {
+  Vec3i r{};
+  for (int j = 0; j < 3; ++j)
+    for (int i = 0; i < 3; ++i) r[j] += u[i] * R[i][j];
+  return r;
+}
+int order_of(const Mat3i& R) {
+  switch (trace(R)) { case 3: return 1; case -1: return 2; case 0: return 3; case 1: return 4; case 2: return 6; }
+  return 0;
+}
+// The axis of a proper rotation: any nonzero row of I + R + ... + R^(n-1) is fixed by R.
+Vec3i axis_of(const Mat3i& R) {
+  const int n = order_of(R);
+  Mat3i S{}, P = kIdentity;
+  for (int k = 0; k < n; ++k) {
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) S[i][j] += P[i][j];
+    P = mat_mul(P, R);
+  }
+  for (const auto& row : S)
+    if (row[0] || row[1] || row[2]) return primitive_direction(Vec3i{row[0], row[1], row[2]});
+  return {0, 0, 0};
+}
+
+std::vector<Mat3i> lattice_rotations(const Matrix3d& g, double tol) {
+  std::vector<Vec3i> cands[3];
+  for (int a = -1; a <= 1; ++a)
+    for (int b = -1; b <= 1; ++b)
+      for (int c = -1; c <= 1; ++c) {
+        const Vec3i v{a, b, c};
+        if (!a && !b && !c) continue;
+        const double len2 = dot(g, v, v);
+        for (int i = 0; i < 3; ++i)
+          if (std::abs(len2 - g(i, i)) <= 2 * tol * g(i, i)) cands[i].push_back(v);
+      }
+  std::vector<Mat3i> out;
+  for (const Vec3i& r0 : cands[0])
+    for (const Vec3i& r1 : cands[1]) {
+      if (std::abs(dot(g, r0, r1) - g(0, 1)) > tol * std::sqrt(g(0, 0) * g(1, 1))) continue;
+      for (const Vec3i& r2 : cands[2]) {
+        if (std::abs(dot(g, r0, r2) - g(0, 2)) > tol * std::sqrt(g(0, 0) * g(2, 2))) continue;
+        if (std::abs(dot(g, r1, r2) - g(1, 2)) > tol * std::sqrt(g(1, 1) * g(2, 2))) continue;
+        const Mat3i R{{{r0[0], r0[1], r0[2]}, {r1[0], r1[1], r1[2]}, {r2[0], r2[1], r2[2]}}};
+        if (determinant(R) == 1) out.push_back(R);
+      }
+    }
+  return out;
+}
+
+// Conventional-cell centring of a basis M (rows in the reduced basis) with |det M| > 1:
+// the reduced basis vectors in conventional coordinates (rows of M^-1) carry it.
+char centring_of(const Mat3i& M) {
+  const int det = determinant(M);
+  if (std::abs(det) == 1) return 'P';
+  Eigen::Matrix3d m;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) m(i, j) = M[size_t(i)][size_t(j)];
+  const Eigen::Matrix3d inv = m.inverse();  // rows: reduced vectors in conventional coordinates
+  bool half[3] = {false, false, false}, third = false, obverse = false;
+  int n_all_half = 0;
+  for (int r = 0; r < 3; ++r) {
+    double f[3];
+    for (int j = 0; j < 3; ++j) f[j] = inv(r, j) - std::floor(inv(r, j) + 1e-6);
+    const bool is_half[3] = {std::abs(f[0] - 0.5) < 1e-4, std::abs(f[1] - 0.5) < 1e-4, std::abs(f[2] - 0.5) < 1e-4};
+    const int nh = is_half[0] + is_half[1] + is_half[2];
+    if (nh == 3) ++n_all_half;
+    if (nh == 2) for (int j = 0; j < 3; ++j) if (!is_half[j]) half[j] = true;  // the axis not halved
+    if (std::abs(f[0] - 2.0 / 3) < 1e-4 && std::abs(f[1] - 1.0 / 3) < 1e-4 && std::abs(f[2] - 1.0 / 3) < 1e-4) { third = obverse = true; }
+    if (std::abs(f[0] - 1.0 / 3) < 1e-4 && std::abs(f[1] - 2.0 / 3) < 1e-4 && std::abs(f[2] - 2.0 / 3) < 1e-4) { third = obverse = true; }
+    if (std::abs(f[0] - 1.0 / 3) < 1e-4 && std::abs(f[1] - 2.0 / 3) < 1e-4 && std::abs(f[2] - 1.0 / 3) < 1e-4) third = true;
+    if (std::abs(f[0] - 2.0 / 3) < 1e-4 && std::abs(f[1] - 1.0 / 3) < 1e-4 && std::abs(f[2] - 2.0 / 3) < 1e-4) third = true;
+  }
+  if (std::abs(det) == 4) return 'F';
+  if (std::abs(det) == 3) return third ? (obverse ? 'R' : 'r') : '?';
+  if (std::abs(det) == 2) {
+    if (n_all_half) return 'I';
+    if (half[0]) return 'A';
+    if (half[1]) return 'B';
+    if (half[2]) return 'C';
+  }
+  return '?';
+}
+
+Mat3i rows(const Vec3i& a, const Vec3i& b, const Vec3i& c) {
+  return Mat3i{{{a[0], a[1], a[2]}, {b[0], b[1], b[2]}, {c[0], c[1], c[2]}}};
+}
+Vec3i neg(Vec3i v) { for (int& x : v) x = -x; return v; }
+Vec3i add(const Vec3i& a, const Vec3i& b) { return {a[0] + b[0], a[1] + b[1], a[2] + b[2]}; }
+
+// Shortest lattice vectors perpendicular to the direction u (coefficients up to 2 in the
+// reduced basis), shortest first.
+std::vector<Vec3i> perpendicular_vectors(const Matrix3d& g, const Vec3i& u, double tol) {
+  std::vector<std::pair<double, Vec3i>> found;
+  const double lu = std::sqrt(dot(g, u, u));
+  for (int a = -2; a <= 2; ++a)
+    for (int b = -2; b <= 2; ++b)
+      for (int c = -2; c <= 2; ++c) {
+        const Vec3i v{a, b, c};
+        if ((!a && !b && !c) || gcd3(v) != 1) continue;
+        const double lv = std::sqrt(dot(g, v, v));
+        if (std::abs(dot(g, u, v)) <= tol * lu * lv) found.push_back({lv, v});
+      }
+  std::sort(found.begin(), found.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<Vec3i> out;
+  for (const auto& f : found) out.push_back(f.second);
+  return out;
+}
+bool parallel(const Vec3i& a, const Vec3i& b) {
+  return a[1] * b[2] - a[2] * b[1] == 0 && a[2] * b[0] - a[0] * b[2] == 0 && a[0] * b[1] - a[1] * b[0] == 0;
+}
+
+Matrix3d transform(const Mat3i& M, const Matrix3d& g) {
+  Matrix3d m;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) m(i, j) = M[size_t(i)][size_t(j)];
+  return m * g * m.transpose();
+}
+
+// Impose the lattice's constraints on a conventional metric (means of the tied parameters).
+Matrix3d symmetrize(const Matrix3d& g, Form form) {
+  std::array<double, 6> c = cell_of(g);
+  switch (form) {
+    case Form::Cubic: { const double a = (c[0] + c[1] + c[2]) / 3; c = {a, a, a, 90, 90, 90}; break; }
+    case Form::Tetragonal: { const double a = (c[0] + c[1]) / 2; c = {a, a, c[2], 90, 90, 90}; break; }
+    case Form::Hexagonal: { const double a = (c[0] + c[1]) / 2; c = {a, a, c[2], 90, 90, 120}; break; }
+    case Form::Orthorhombic: c[3] = c[4] = c[5] = 90; break;
+    case Form::MonoclinicB: c[3] = c[5] = 90; break;
+    default: break;
+  }
+  return metric_of(c);
+}
+
+Conventional conventional_cell(const Matrix3d& g, double tol) {
+  const std::vector<Mat3i> rots = lattice_rotations(g, tol);
+  const int order = int(rots.size());
+  Conventional out{"aP", kIdentity, 'P', Form::Triclinic, g};
+  auto finish = [&](Mat3i M, const std::string& family, Form form) -> bool {
+    if (determinant(M) < 0) M = rows(Vec3i{M[0][0], M[0][1], M[0][2]}, Vec3i{M[1][0], M[1][1], M[1][2]},
+                                     neg(Vec3i{M[2][0], M[2][1], M[2][2]}));
+    if (determinant(M) < 0) return false;
+    const char c = centring_of(M);
+    if (c == '?') return false;
+    out.M = M; out.centring = c; out.form = form; out.lattice = family + std::string(1, c == 'r' ? 'R' : c);
+    out.g = symmetrize(transform(M, g), form);
+    return true;
+  };
+  auto axes_of_order = [&](int n) {
+    std::vector<Vec3i> axes;
+    for (const Mat3i& R : rots)
+      if (order_of(R) == n) {
+        const Vec3i u = axis_of(R);
+        if (std::none_of(axes.begin(), axes.end(), [&](const Vec3i& v) { return v == u; })) axes.push_back(u);
+      }
+    std::sort(axes.begin(), axes.end(), [&](const Vec3i& x, const Vec3i& y) { return dot(g, x, x) < dot(g, y, y); });
+    return axes;
+  };
+  auto rotation_about = [&](const Vec3i& u, int n) -> const Mat3i* {
+    for (const Mat3i& R : rots)
+      if (order_of(R) == n && axis_of(R) == u) return &R;
+    return nullptr;
+  };
+  if (order == 24) {  // cubic: the three fourfold axes
+    const auto ax = axes_of_order(4);
+    if (ax.size() == 3 && finish(rows(ax[0], ax[1], ax[2]), "c", Form::Cubic)) return out;
+  } else if (order == 12) {  // hexagonal: sixfold c, a the shortest twofold axis normal to it, b = a turned by 120
+    const auto six = axes_of_order(6);
+    if (six.size() == 1) {
+      const Mat3i* R6 = rotation_about(six[0], 6);
+      for (const Vec3i& a : perpendicular_vectors(g, six[0], 1e-6 + tol)) {
+        Vec3i b = image(image(a, *R6), *R6);
+        if (dot(g, a, b) > 0) b = image(a, *R6);
+        if (finish(rows(a, b, six[0]), "h", Form::Hexagonal) && out.centring == 'P') return out;
+        break;
+      }
+    }
+  } else if (order == 8) {  // tetragonal: fourfold c, a the shortest lattice vector normal to it
+    const auto four = axes_of_order(4);
+    if (four.size() == 1) {
+      const Mat3i* R4 = rotation_about(four[0], 4);
+      for (const Vec3i& a : perpendicular_vectors(g, four[0], 1e-6 + tol)) {
+        if (finish(rows(a, image(a, *R4), four[0]), "t", Form::Tetragonal) && (out.centring == 'P' || out.centring == 'I'))
+          return out;
+      }
+    }
+  } else if (order == 6) {  // rhombohedral: threefold c, a a twofold axis, b = a turned by 120 (obverse)
+    const auto three = axes_of_order(3);
+    const auto two = axes_of_order(2);
+    if (three.size() == 1 && !two.empty()) {
+      const Mat3i* R3 = rotation_about(three[0], 3);
+      Vec3i a = two[0], b = image(a, *R3);
+      if (dot(g, a, b) > 0) b = image(b, *R3);
+      Vec3i c = three[0];
+      Mat3i M = rows(a, b, c);
+      if (determinant(M) < 0) { c = neg(c); M = rows(a, b, c); }
+      if (centring_of(M) == 'r') M = rows(neg(a), neg(b), c);  // reverse -> obverse
+      if (finish(M, "h", Form::Hexagonal) && out.centring == 'R') return out;
+    }
+  } else if (order == 4) {  // orthorhombic: the three twofold axes; C-centring on the ab face
+    const auto ax = axes_of_order(2);
+    if (ax.size() == 3) {
+      Mat3i M = rows(ax[0], ax[1], ax[2]);  // shortest first: a < b < c for P, I, F
+      if (determinant(M) < 0) M = rows(ax[0], ax[1], neg(ax[2]));
+      const char c = centring_of(M);
+      if (c == 'A') M = rows(ax[1], ax[2], ax[0]);
+      if (c == 'B') M = rows(ax[2], ax[0], ax[1]);
+      if (c == 'A' || c == 'B') {
+        if (determinant(M) < 0) M = rows(Vec3i{M[0][0], M[0][1], M[0][2]}, Vec3i{M[1][0], M[1][1], M[1][2]},
+                                         neg(Vec3i{M[2][0], M[2][1], M[2][2]}));
+        // a < b within the C face
+        if (dot(g, Vec3i{M[0][0], M[0][1], M[0][2]}, Vec3i{M[0][0], M[0][1], M[0][2]}) >
+            dot(g, Vec3i{M[1][0], M[1][1], M[1][2]}, Vec3i{M[1][0], M[1][1], M[1][2]}))
+          M = rows(Vec3i{M[1][0], M[1][1], M[1][2]}, Vec3i{M[0][0], M[0][1], M[0][2]}, neg(Vec3i{M[2][0], M[2][1], M[2][2]}));
+      }
+      if (finish(M, "o", Form::Orthorhombic)) return out;
+    }
+  } else if (order == 2) {  // monoclinic: b the twofold axis, a and c the reduced basis of the plane normal to it
+    const auto ax = axes_of_order(2);
+    if (ax.size() == 1) {
+      const Vec3i b = ax[0];
+      const auto perp = perpendicular_vectors(g, b, 1e-6 + tol);
+      if (perp.size() >= 2) {
+        Vec3i a = perp[0], c{0, 0, 0};
+        for (size_t i = 1; i < perp.size(); ++i)
+          if (!parallel(a, perp[i])) { c = perp[i]; break; }
+        Mat3i M = rows(a, b, c);
+        if (determinant(M) < 0) { c = neg(c); M = rows(a, b, c); }
+        char cen = centring_of(M);
+        if (cen == 'A') { M = rows(c, neg(b), a); }            // swap a and c
+        else if (cen == 'I') { M = rows(add(a, c), b, c); }   // a + c makes the centring C
+        cen = centring_of(M);
+        Vec3i A{M[0][0], M[0][1], M[0][2]}, B{M[1][0], M[1][1], M[1][2]}, C{M[2][0], M[2][1], M[2][2]};
+        if (dot(g, A, C) > 0) { A = neg(A); B = neg(B); }  // beta >= 90
+        if ((cen == 'P' || cen == 'C') && finish(rows(A, B, C), "m", Form::MonoclinicB)) return out;
+      }
+    }
+  }
+  out = Conventional{"aP", kIdentity, 'P', Form::Triclinic, g};
+  return out;
+}
+
+std::string system_name(const std::string& lattice) {
+  switch (lattice[0]) {
+    case 'a': return "triclinic";
+    case 'm': return "monoclinic";
+    case 'o': return "orthorhombic";
+    case 't': return "tetragonal";
+    case 'h': return lattice[1] == 'R' ? "trigonal" : "hexagonal";
+    default: return "cubic";
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The search: trial cells that index the first lines within the search tolerance.
+
+struct Trial {
+  Matrix3d gs;
+  Form form;
+  int hits;
+  double volume;
+};
+
+struct Search {
+  const Lines& L;
+  const IndexingOptions& opt;
+  LineQ lq;
+  Clock::time_point deadline;
+  double vmax;
+  int max_miss;
+  long n_checked = 0;
+  bool out_of_time = false;
+  std::vector<Trial> trials;
+
+  Search(const Lines& lines, const IndexingOptions& o, Clock::time_point dl, double zero)
+      : L(lines), opt(o), lq(line_q(lines, zero)), deadline(dl) {
+    max_miss = std::max(0, std::min(opt.max_impurities, L.n_score - 4));
+    // The volume cap: the largest cell the first n lines can pin down. A triclinic cell of
+    // volume V has about (4 pi / 3) Q^(3/2) V / 2 distinct lines below Q; more than ~8 per
+    // observed line cannot be told from chance (de Wolff's M20 would fall below ~3).
+    const double qn = lq.q[size_t(L.n_score - 1)];
+    vmax = std::min(opt.max_volume, 8.0 * L.n_score / (2.0 * M_PI / 3.0 * std::pow(qn, 1.5)));
+  }
+
+  bool time_up() {
+    if ((++n_checked & 255) == 0 && Clock::now() > deadline) out_of_time = true;
+    return out_of_time;
+  }
+
+  // Count the first n_score lines a trial G* indexes, giving up after max_miss misses.
+  int score(const Matrix3d& gs) {
+    const Matrix3d g = gs.inverse();
+    int miss = 0, hits = 0;
+    for (int i = 0; i < L.n_score; ++i) {
+      if (indexable(gs, g, lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)])) ++hits;
+      else if (++miss > max_miss) return -1;
+    }
+    return hits;
+  }
+
+  void consider(const Matrix3d& gs, Form form) {
+    if (!positive_definite(gs)) return;
+    const double v = 1 / std::sqrt(gs.determinant());
+    // Symmetry folds the lines (half the Laue group's order) and a centred cell holds
+    // several lattice points: the cap grows with both, within max_volume.
+    const double fold = form == Form::Cubic ? 96 : form == Form::Hexagonal ? 36 : form == Form::Tetragonal ? 16
+                        : form == Form::Orthorhombic ? 8 : 1;
+    if (v > std::min(opt.max_volume, vmax * fold) || v < 8) return;
+    const Matrix3d g = gs.inverse();  // no lattice translation is shorter than kMinLength
+    if (g(0, 0) < kMinLength * kMinLength || g(1, 1) < kMinLength * kMinLength || g(2, 2) < kMinLength * kMinLength) return;
+    const int hits = score(gs);
+    if (hits >= 0) trials.push_back(Trial{gs, form, hits, v});
+  }
+
+  // Cubic: Q = A (h^2 + k^2 + l^2); the first lines as N = h^2 + k^2 + l^2 <= 20.
+  void cubic() {
+    static const int sums[] = {1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20};
+    for (int i = 0; i < std::min(4, L.n); ++i)
+      for (int n : sums) {
+        const double a = lq.q[size_t(i)] / n;
+        consider(gs_of({a, a, a, 0, 0, 0}), Form::Cubic);
+      }
+  }
+
+  // Tetragonal Q = A (h^2 + k^2) + C l^2 and hexagonal Q = A (h^2 + hk + k^2) + C l^2:
+  // two of the first six lines with trial (m, l), solved exactly (TREOR's approach).
+  void uniaxial(bool hexagonal) {
+    static const int tet_m[] = {0, 1, 2, 4, 5, 8}, hex_m[] = {0, 1, 3, 4, 7};
+    const int* ms = hexagonal ? hex_m : tet_m;
+    const int n_m = hexagonal ? 5 : 6, l_max = hexagonal ? 6 : 4;
+    std::vector<std::pair<int, int>> base;
+    for (int mi = 0; mi < n_m; ++mi)
+      for (int l = 0; l <= l_max; ++l)
+        if (ms[mi] || l) base.push_back({ms[mi], l * l});
+    const int nb = std::min(6, L.n);
+    for (int i = 0; i < nb; ++i)
+      for (int j = i + 1; j < nb; ++j)
+        for (const auto& t1 : base)
+          for (const auto& t2 : base) {
+            if (time_up()) return;
+            const double det = double(t1.first) * t2.second - double(t2.first) * t1.second;
+            if (det == 0) continue;
+            const double qi = lq.q[size_t(i)], qj = lq.q[size_t(j)];
+            const double a = (qi * t2.second - qj * t1.second) / det, c = (t1.first * qj - t2.first * qi) / det;
+            if (a <= 0 || c <= 0) continue;
+            consider(gs_of({a, a, c, 0, 0, hexagonal ? a : 0.0}), hexagonal ? Form::Hexagonal : Form::Tetragonal);
+          }
+  }
+
+  // Orthorhombic Q = A h^2 + B k^2 + C l^2: three of the first six lines with trial indices
+  // up to 2, solved exactly; only a <= b <= c is kept (the other five orders repeat it).
+  void orthorhombic() {
+    std::vector<Vec3i> base;
+    for (int h = 0; h <= 2; ++h)
+      for (int k = 0; k <= 2; ++k)
+        for (int l = 0; l <= 2; ++l)
+          if (h || k || l) base.push_back({h * h, k * k, l * l});
+    const int nb = std::min(6, L.n);
+    for (int i = 0; i < nb; ++i)
+      for (int j = i + 1; j < nb; ++j)
+        for (int k = j + 1; k < nb; ++k)
+          for (const Vec3i& t1 : base)
+            for (const Vec3i& t2 : base)
+              for (const Vec3i& t3 : base) {
+                if (time_up()) return;
+                Matrix3d m;
+                m << t1[0], t1[1], t1[2], t2[0], t2[1], t2[2], t3[0], t3[1], t3[2];
+                const double det = m.determinant();
+                if (std::abs(det) < 0.5) continue;
+                const Eigen::Vector3d p = m.inverse() * Eigen::Vector3d(lq.q[size_t(i)], lq.q[size_t(j)], lq.q[size_t(k)]);
+                if (!(p[0] >= p[1] && p[1] >= p[2] && p[2] > 0)) continue;
+                consider(gs_of({p[0], p[1], p[2], 0, 0, 0}), Form::Orthorhombic);
+              }
+  }
+
+  // Zones (Visser 1969): a 2-D reciprocal lattice Q(h, k) = Q1 h^2 + Q2 k^2 + R hk from two
+  // lines taken as (10) and (01) (or their second orders), with R from a third line taken
+  // as (11) or (1-1), or R = 0. Kept: the zones whose lines are many for their size.
+  struct Zone { double q1, q2, r; int n; double merit; };
+  static constexpr int kZoneIndices[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}};
+
+  std::vector<Zone> zones(size_t max_zones) {
+    const int nz = std::min(8, L.n);
+    std::vector<Zone> out;
+    const double qmax = lq.q[size_t(L.n_score - 1)];
+    for (int i = 0; i < nz; ++i)
+      for (int j = i; j < nz; ++j)
+        for (int ni = 1; ni <= 2; ++ni)
+          for (int nj = 1; nj <= 2; ++nj) {
+            if (i == j && ni != nj) continue;
+            double q1 = lq.q[size_t(i)] / (ni * ni), q2 = lq.q[size_t(j)] / (nj * nj);
+            if (q1 > q2) std::swap(q1, q2);
+            // R from a line taken as (1, +-1), or as (1, +-2) / (2, +-1) when glide planes
+            // or centring remove the first: Q(h, k) = h^2 Q1 + k^2 Q2 + hk R.
+            std::vector<double> rs{0.0};
+            for (int m = 0; m < L.n_score; ++m)
+              for (const auto& hk : kZoneIndices) {
+                const double r = std::abs(lq.q[size_t(m)] - hk[0] * hk[0] * q1 - hk[1] * hk[1] * q2) / (hk[0] * hk[1]);
+                if (r <= q1 * 1.001 && r > 1e-3 * q1) rs.push_back(r);
+              }
+            for (double r : rs) {
+              if (time_up()) return out;
+              // Gauss reduction keeps |R| <= Q1 <= Q2 so that equal zones compare equal.
+              double a = q1, b = q2, rr = r;
+              for (int it = 0; it < 20; ++it) {
+                if (a > b) std::swap(a, b);
+                if (std::abs(rr) <= a * (1 + 1e-9)) break;
+                const double t = std::round(rr / (2 * a));
+                b = b - t * rr + t * t * a; rr = rr - 2 * t * a;
+              }
+              rr = std::abs(rr);
+              const double area2 = a * b - rr * rr / 4;  // squared reciprocal area
+              if (area2 <= 0) continue;
+              // The zone's lines among the first n_score, and its calculated lines below qmax.
+              Matrix3d gs;
+              gs << a, rr / 2, 0, rr / 2, b, 0, 0, 0, 1e6;  // a huge C keeps l = 0
+              const Matrix3d g = gs.inverse();
+              int n = 0;
+              for (int m = 0; m < L.n_score; ++m)
+                if (indexable(gs, g, lq.q[size_t(m)], opt.search_tolerance * lq.dq[size_t(m)])) ++n;
+              // Lattice points of the zone below qmax: pi qmax / sqrt(area2) / 2 (one per pair).
+              const double n_calc = std::max(1.0, M_PI * qmax / std::sqrt(area2) / 2);
+              if (n < 3) continue;
+              const Zone z{a, b, rr, n, n * n / n_calc};
+              bool dup = false;
+              for (Zone& o : out)
+                if (std::abs(o.q1 - a) < 1e-4 * a && std::abs(o.q2 - b) < 1e-4 * b && std::abs(o.r - rr) < 1e-3 * a) { dup = true; break; }
+              if (!dup) out.push_back(z);
+            }
+          }
+    std::sort(out.begin(), out.end(), [](const Zone& x, const Zone& y) { return x.merit > y.merit; });
+    if (std::getenv("XRDFAST_INDEX_DEBUG"))
+      for (size_t i = 0; i < out.size() && i < 60; ++i)
+        std::fprintf(stderr, "zone %zu: %.5f %.5f %.5f n=%d merit=%.2f\n", i, out[i].q1, out[i].q2, out[i].r, out[i].n, out[i].merit);
+    if (out.size() > max_zones) out.resize(max_zones);
+    return out;
+  }
+
+  // A third reciprocal axis on each zone: C from a line taken as (001) or (002), D and E
+  // (the cross terms with it) from lines taken as (01l), (10l) with l = +-1, or zero. Zero
+  // D and E give orthorhombic or monoclinic (unique axis normal to the zone) cells, one of
+  // them zero the monoclinic cells with the unique axis in the zone.
+  // Lines among the first n_score that the zone Q(h, k) = q1 h^2 + q2 k^2 + r hk indexes.
+  int zone_count(double q1, double q2, double r) {
+    Matrix3d gs;
+    gs << q1, r / 2, 0, r / 2, q2, 0, 0, 0, 1e6;  // a huge C keeps l = 0
+    if (!(q1 * q2 - r * r / 4 > 0)) return 0;
+    const Matrix3d g = gs.inverse();
+    int n = 0;
+    for (int m = 0; m < L.n_score; ++m)
+      if (indexable(gs, g, lq.q[size_t(m)], opt.search_tolerance * lq.dq[size_t(m)])) ++n;
+    return n;
+  }
+
+  // Cross terms x of a zone (p, C): from lines taken as (1 1), (1 2), (2 1) of it, each
+  // scored by the lines its zone indexes; the best `keep` (and zero) are returned, with
+  // both signs when `signed_`.
+  std::map<std::pair<double, double>, std::vector<std::pair<int, double>>> cross_memo;  // zones share axes
+  std::vector<double> cross_terms(double p, double C, bool signed_, size_t keep) {
+    auto& found = cross_memo[{p, C}];
+    if (found.empty()) fill_cross_terms(p, C, found);
+    std::vector<double> out{0.0};
+    for (size_t i = 0; i < found.size() && i < keep; ++i) {
+      if (found[i].first < 0) continue;
+      out.push_back(found[i].second);
+      if (signed_) out.push_back(-found[i].second);
+    }
+    return out;
+  }
+  void fill_cross_terms(double p, double C, std::vector<std::pair<int, double>>& found) {
+    found.push_back({-1, 0.0});  // a marker: computed
+    for (int t = 0; t < L.n_score; ++t)
+      for (const auto& kl : kZoneIndices) {
+        const double x = std::abs(lq.q[size_t(t)] - kl[0] * kl[0] * p - kl[1] * kl[1] * C) / (kl[0] * kl[1]);
+        if (!(x <= std::min(p, C) * 1.001 && x > 1e-3 * std::min(p, C))) continue;
+        if (std::any_of(found.begin() + 1, found.end(), [&](const auto& f) { return std::abs(f.second - x) < 1e-4 * p; })) continue;
+        found.push_back({zone_count(p, C, x), x});
+      }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  }
+
+  // A third reciprocal axis on each zone: C from a line taken as (001) or (002), D and E
+  // (its cross terms with the zone's axes) from lines of the zones (0kl) and (h0l), or
+  // zero. Zero D and E give orthorhombic or monoclinic cells (unique axis normal to the
+  // zone), one of them zero the monoclinic cells with the unique axis in the zone.
+  void from_zones(bool triclinic) {
+    const auto zs = zones(triclinic ? 50 : 150);
+    const int nc = std::min(12, L.n);
+    for (const Zone& z : zs) {
+      const double A = z.q1, B = z.q2, F = z.r;
+      for (int m = 0; m < nc; ++m)
+        for (int n = 1; n <= 2; ++n) {
+          if (time_up()) return;
+          const double C = lq.q[size_t(m)] / (n * n);
+          const bool oblique = F != 0;
+          if (!triclinic && oblique) {  // monoclinic, unique axis normal to the zone
+            consider(gs_of({A, B, C, 0, 0, F}), Form::Triclinic);
+            continue;
+          }
+          const std::vector<double> ds = cross_terms(B, C, false, triclinic ? 5 : 5);
+          const std::vector<double> es = cross_terms(A, C, true, triclinic ? 5 : 5);
+          for (double d : ds)
+            for (double e : es) {
+              const int n_cross = (d != 0) + (e != 0) + oblique;
+              if (triclinic ? n_cross <= 1 : n_cross > 1) continue;
+              if (time_up()) return;
+              consider(gs_of({A, B, C, d, e, F}), Form::Triclinic);
+            }
+        }
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// A candidate cell all the way to a solution.
+
+struct Candidate {
+  IndexingSolution sol;
+  Matrix3d niggli_g;
+  std::vector<char> indexed;  // per line used
+};
+
+// Reciprocal sublattices: when every indexed line has indices with p . h = 0 (mod m), the
+// reciprocal lattice is thinner and the direct cell m times smaller (a centred or doubled
+// trial cell). Returns the new G* (rows of B: a basis of that sublattice).
+Matrix3d thinned(const Matrix3d& gs, const Vec3i& p, int mod) {
+  int i = 0;
+  while (std::abs(p[size_t(i)]) != 1) ++i;
+  Eigen::Matrix3d B = Eigen::Matrix3d::Zero();
+  int row = 0;
+  B(row++, i) = mod;
+  for (int j = 0; j < 3; ++j) {
+    if (j == i) continue;
+    B(row, j) = 1;
+    B(row, i) = -p[size_t(j)] * p[size_t(i)];
+    ++row;
+  }
+  return B * gs * B.transpose();
+}
+
+std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const LineQ& lq, double tol) {
+  static const Vec3i p2[] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {1, 0, 1}, {0, 1, 1}, {1, 1, 1}};
+  static const Vec3i p3[] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {-1, 1, 1}, {1, -1, 1}, {1, 1, -1}, {1, 1, 1}};
+  const Matrix3d g = gs.inverse();
+  std::vector<std::vector<Vec3i>> matches(size_t(L.n));
+  int n_indexed = 0;
+  for (int i = 0; i < L.n; ++i) {
+    reflections_near(gs, g, lq.q[size_t(i)], tol * lq.dq[size_t(i)], 'P', [&](const Vec3i& h, double) {
+      matches[size_t(i)].push_back(h);
+      return matches[size_t(i)].size() < 64;
+    });
+    n_indexed += !matches[size_t(i)].empty();
+  }
+  std::vector<Matrix3d> out;
+  if (n_indexed < 3) return out;
+  auto holds = [&](const Vec3i& p, int mod) {
+    for (const auto& ms : matches) {
+      if (ms.empty()) continue;
+      bool ok = false;
+      for (const Vec3i& h : ms)
+        if (((p[0] * h[0] + p[1] * h[1] + p[2] * h[2]) % mod + mod) % mod == 0) { ok = true; break; }
+      if (!ok) return false;
+    }
+    return true;
+  };
+  for (const Vec3i& p : p2)
+    if (holds(p, 2)) out.push_back(thinned(gs, p, 2));
+  for (const Vec3i& p : p3)
+    if (holds(p, 3)) out.push_back(thinned(gs, p, 3));
+  return out;
+}
+
+// Final indexing in the conventional cell with the lattice's centring: hkl, figures of merit.
+bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const Lines& L, const IndexingOptions& opt,
+              Candidate& cand) {
+  const LineQ lq = line_q(L, zero);
+  const Matrix3d g = gs.inverse();
+  IndexingSolution& s = cand.sol;
+  s.lines.clear(); s.unindexed.clear();
+  cand.indexed.assign(size_t(L.n), 0);
+  std::vector<double> q_obs, q_c, d_tt;
+  for (int i = 0; i < L.n; ++i) {
+    Vec3i h; double qc;
+    if (nearest(gs, g, lq.q[size_t(i)], opt.tolerance * lq.dq[size_t(i)], conv.centring, h, qc)) {
+      // A readable representative of +-hkl: more positive indices first.
+      if ((h[0] < 0) + (h[1] < 0) + (h[2] < 0) > (h[0] > 0) + (h[1] > 0) + (h[2] > 0)) h = neg(h);
+      const double tc = two_theta_of(qc, L.lambda);
+      s.lines.push_back(IndexedLine{h, L.tt[size_t(i)] - zero, tc, 1 / std::sqrt(lq.q[size_t(i)]), 1 / std::sqrt(qc)});
+      q_obs.push_back(lq.q[size_t(i)]); q_c.push_back(qc); d_tt.push_back(std::abs(L.tt[size_t(i)] - zero - tc));
+      cand.indexed[size_t(i)] = 1;
+    } else {
+      s.unindexed.push_back(L.tt[size_t(i)]);
+    }
+  }
+  const int n = int(q_obs.size());
+  // Enough lines to pin the cell: at least two per lattice parameter and one more, else a
+  // low-symmetry cell fits anything (three for cubic: the ratios of fcc nickel's 111, 200,
+  // 220 are cubic F and nothing else with edges above kMinLength).
+  const int n_par = int(basis_of(conv.form).size());
+  if (n < std::max(3, 2 * n_par + 1)) return false;
+  // de Wolff M(N): Q_N / (2 <|dQ|> N_calc), over the first N = min(20, indexed) lines.
+  const int n20 = std::min(20, n);
+  double eps = 0;
+  for (int i = 0; i < n20; ++i) eps += std::abs(q_obs[size_t(i)] - q_c[size_t(i)]);
+  eps = std::max(eps / n20, 1e-7);
+  const double q_last = std::max(q_obs.back(), q_c.back());
+  const std::vector<double> calc = all_q(gs, conv.centring, q_last * 1.001 + 1e-9);
+  const int n_calc20 = std::max(1, n_distinct(calc, std::max(q_obs[size_t(n20 - 1)], q_c[size_t(n20 - 1)])));
+  s.m20 = std::max(q_obs[size_t(n20 - 1)], q_c[size_t(n20 - 1)]) / (2 * eps * n_calc20);
+  s.m20_n = n20;
+  // Smith & Snyder F_N over all the lines used (N observed up to the last, 30 at most).
+  const int nf = std::min(L.n, 30);
+  double sum = 0; int cnt = 0;
+  const double q_nf = lq.q[size_t(nf - 1)];
+  for (int i = 0; i < n; ++i)
+    if (q_obs[size_t(i)] <= q_nf * (1 + 1e-12)) { sum += d_tt[size_t(i)]; ++cnt; }
+  const int n_poss = std::max(1, n_distinct(calc, q_nf));
+  s.f_n_mean_delta = cnt ? sum / cnt : 0;
+  s.f_n = cnt ? (double(nf) / n_poss) / std::max(s.f_n_mean_delta, 1e-5) : 0;
+  s.f_n_n = nf; s.f_n_n_possible = n_poss;
+  s.n_indexed = n; s.n_lines = L.n;
+  s.zero_shift = zero;
+  const int first = std::min(20, L.n);
+  int idx_first = 0;
+  for (int i = 0; i < first; ++i) idx_first += cand.indexed[size_t(i)];
+  const double share = double(idx_first) / first;
+  // Ranking: M20 with the mean discrepancy scaled up for the parameters fitted to the same
+  // lines ((n / (n - p))^1.5: the unbiased residual's sqrt(n / (n - p)), and more for the
+  // discrete choice of indices that also bends to the noise when lines are few), times the share of
+  // the first lines indexed to the fourth power (one impurity costs 19 %, two 34 %).
+  const int p_fit = n_par + (opt.refine_zero ? 1 : 0);
+  const double bias = std::pow(double(n20) / std::max(1, n20 - p_fit), 1.5);
+  // Among cells that index the same lines about as well, the one of higher symmetry is the
+  // crystallographer's choice (a lower-symmetry cell fits noise with its extra parameters
+  // and its freer choice of indices): each constraint on the metric counts kSymmetryBonus.
+  s.score = s.m20 / bias * std::pow(share, 4) * std::pow(kSymmetryBonus, 6 - n_par);
+  return true;
+}
+
+bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt, Candidate& out, double zero0,
+                     std::vector<Matrix3d>* subs, bool prerefine = true) {
+  // 1. Refine the trial cell in its own parametrisation, tolerances shrinking as it converges
+  //    (not the primitive cells of refined centred ones: their symmetry is found next and
+  //    refined with its constraints, which few lines can support where six parameters can't).
+  const double st = opt.search_tolerance;
+  Fit fit;
+  if (prerefine) {
+    fit = refine(t.gs, zero0, t.form, 'P', L, opt, {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance});
+    if (!fit.ok) return false;
+  } else {
+    fit.gs = t.gs; fit.zero = zero0; fit.ok = true;
+  }
+  out.sol.zero_shift = fit.zero;  // the sublattices below start from it
+  if (subs) *subs = sublattices(fit.gs, L, line_q(L, fit.zero), opt.tolerance);
+  // 2. Reduce, find the lattice and its conventional cell.
+  const Matrix3d g = fit.gs.inverse();
+  const Matrix3d gn = niggli(g);
+  const Conventional conv = conventional_cell(gn, 0.004);
+  // 3. Refine with the lattice's constraints in the conventional cell.
+  Matrix3d gs_c = conv.g.inverse();
+  Fit fc = refine(gs_c, fit.zero, conv.form, conv.centring, L, opt, {opt.tolerance * 1.5, opt.tolerance});
+  if (!fc.ok) return false;
+  const Matrix3d gc = symmetrize(fc.gs.inverse(), conv.form);
+  if (!evaluate(gc.inverse(), fc.zero, conv, L, opt, out)) return false;
+  IndexingSolution& s = out.sol;
+  s.cell = cell_of(gc);
+  s.lattice = conv.lattice;
+  s.crystal_system = system_name(conv.lattice);
+  s.volume = std::sqrt(gc.determinant());
+  // The reduced cell of the refined conventional one (the centring's primitive cell).
+  Mat3i P = conv.M;  // conventional rows in the reduced basis -> reduced = M^-1 conventional
+  Eigen::Matrix3d m;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) m(i, j) = P[size_t(i)][size_t(j)];
+  const Eigen::Matrix3d minv = m.inverse();
+  out.niggli_g = niggli(minv * gc * minv.transpose());
+  s.niggli_cell = cell_of(out.niggli_g);
+  return s.niggli_cell[0] >= kMinLength;
+}
+
+bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
+  const auto a = cell_of(g1), b = cell_of(g2);
+  for (int i = 0; i < 3; ++i)
+    if (std::abs(a[size_t(i)] - b[size_t(i)]) > 0.003 * a[size_t(i)]) return false;
+  for (int i = 3; i < 6; ++i)
+    if (std::abs(a[size_t(i)] - b[size_t(i)]) > 0.3) return false;
+  return true;
+}
+
+// One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
+// each search within the one time cap, then the best trials of each refined to solutions.
+template <typename Add, typename Done>
+void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset,
+                 Clock::time_point start, Add&& add_solution, Done&& convincing) {
+  Search S(L, opt, deadline, offset);
+  // The best trials of a search (one per cell: the same G* comes from other lines and
+  // indices) are refined to solutions at once, so that a convincing high-symmetry cell can
+  // spare the monoclinic and triclinic searches.
+  auto run = [&](auto&& stage) {
+    S.trials.clear();
+    if (!S.out_of_time) stage();
+    std::sort(S.trials.begin(), S.trials.end(), [](const Trial& a, const Trial& b) {
+      return a.hits != b.hits ? a.hits > b.hits : a.volume < b.volume;
+    });
+    std::vector<Trial> kept;
+    for (const Trial& t : S.trials) {
+      bool dup = false;
+      for (const Trial& k : kept)
+        if ((t.gs - k.gs).cwiseAbs().maxCoeff() < 2e-4 * t.gs.diagonal().maxCoeff()) { dup = true; break; }
+      if (!dup) kept.push_back(t);
+      if (kept.size() >= 12) break;
+    }
+    if (std::getenv("XRDFAST_INDEX_DEBUG"))
+      std::fprintf(stderr, "search at %+.2f: %zu trials passed, %.3f s, checked %ld\n", offset, S.trials.size(),
+                   std::chrono::duration<double>(Clock::now() - start).count(), S.n_checked);
+    for (const Trial& t : kept) {
+      Candidate c;
+      std::vector<Matrix3d> subs;
+      if (solve_candidate(t, L, opt, c, offset, &subs)) add_solution(std::move(c));
+      // centred or doubled trial cells: their primitive sublattice cells (two levels: F)
+      for (int level = 0; level < 2 && !subs.empty(); ++level) {
+        std::vector<Matrix3d> next;
+        for (const Matrix3d& gs : subs) {
+          Candidate cs;
+          std::vector<Matrix3d> more;
+          if (solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, level == 0 ? &more : nullptr,
+                              false))
+            add_solution(std::move(cs));
+          for (const Matrix3d& x : more) if (next.size() < 4) next.push_back(x);
+        }
+        subs = next;
+      }
+    }
+  };
+  run([&] { S.cubic(); });
+  if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
+  if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
+  if (opt.lowest_system >= 3 && !convincing()) run([&] { S.from_zones(false); });
+  if (opt.lowest_system >= 4 && !convincing()) run([&] { S.from_zones(true); });
+}
+
+}  // namespace
+
+std::array<double, 6> niggli_reduce(const std::array<double, 6>& cell) { return cell_of(niggli(metric_of(cell))); }
+
+LatticeType bravais_lattice(const std::array<double, 6>& cell, double tolerance) {
+  const Conventional c = conventional_cell(niggli(metric_of(cell)), tolerance);
+  return LatticeType{c.lattice, cell_of(c.g)};
+}
+
+std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta, const std::vector<double>& height,
+                                           const IndexingOptions& opt) {
+  const auto start = Clock::now();
+  if (!(opt.wavelength > 0) || !std::isfinite(opt.wavelength))
+    throw std::invalid_argument("index: wavelength must be a positive number of Å, got " + std::to_string(opt.wavelength));
+  if (opt.max_lines < 4 || opt.top < 1 || !(opt.time_limit > 0) || !(opt.tolerance > 0) || !(opt.search_tolerance > 0) ||
+      opt.max_impurities < 0 || !(opt.max_volume > 0))
+    throw std::invalid_argument("index: max_lines >= 4, top >= 1 and positive time_limit, tolerances and max_volume are required");
+  if (!height.empty() && height.size() != two_theta.size())
+    throw std::invalid_argument("index: " + std::to_string(height.size()) + " heights for " +
+                                std::to_string(two_theta.size()) + " line positions");
+  for (double t : two_theta)
+    if (!std::isfinite(t)) throw std::invalid_argument("index: line positions must be finite (got a NaN or infinity)");
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.time_limit));
+
+  // The lines: inside (0, 180) deg, sorted, near-duplicates merged; when there are many,
+  // the weakest are dropped before the lowest-angle max_lines are taken.
+  std::vector<std::pair<double, double>> lines;
+  for (size_t i = 0; i < two_theta.size(); ++i)
+    if (two_theta[i] > 0 && two_theta[i] < 180) lines.push_back({two_theta[i], height.empty() ? 1.0 : height[i]});
+  std::sort(lines.begin(), lines.end());
+  std::vector<std::pair<double, double>> merged;
+  for (const auto& l : lines)
+    if (!merged.empty() && l.first - merged.back().first < 0.005) merged.back().second = std::max(merged.back().second, l.second);
+    else merged.push_back(l);
+  if (!height.empty() && int(merged.size()) > opt.max_lines) {
+    double hmax = 0;
+    for (const auto& l : merged) hmax = std::max(hmax, l.second);
+    std::vector<std::pair<double, double>> kept;
+    for (const auto& l : merged)
+      if (l.second >= 0.01 * hmax) kept.push_back(l);
+    if (int(kept.size()) >= opt.max_lines) merged = kept;
+  }
+  Lines L;
+  L.lambda = opt.wavelength;
+  for (const auto& l : merged) {
+    if (int(L.tt.size()) >= opt.max_lines) break;
+    L.tt.push_back(l.first); L.height.push_back(l.second);
+  }
+  L.n = int(L.tt.size());
+  L.n_score = std::min(L.n, 20);
+  if (L.n < 3) return {};
+
+  // Searches from cubic down, each within the one time cap; the trial cells that index the
+  // first lines go on to refinement, the best of each search first.
+  std::vector<Candidate> cands;
+  auto add_solution = [&](Candidate&& c) {
+    if (!(c.sol.m20 > 0) || !std::isfinite(c.sol.m20)) return;
+    for (Candidate& o : cands)
+      if (same_lattice(o.niggli_g, c.niggli_g)) {
+        if (c.sol.score > o.sol.score) o = std::move(c);
+        return;
+      }
+    cands.push_back(std::move(c));
+  };
+  // A zero shift (or a sample displacement, nearly constant at low angles) beyond the search
+  // tolerance hides the trial cells, whose base lines carry it too: the search runs again on
+  // positions corrected by +-0.1 deg, and the refinement takes it from there. The monoclinic
+  // and triclinic searches run only while no convincing cell has been found.
+  auto convincing = [&] {
+    for (const Candidate& c : cands) {
+      int miss = 0;
+      for (int i = 0; i < L.n_score; ++i) miss += !c.indexed[size_t(i)];
+      if (c.sol.m20 >= 20 && miss <= 1) return true;
+    }
+    return false;
+  };
+  for (double offset : {0.0, 0.1, -0.1}) {
+    if (offset != 0.0 && (!opt.refine_zero || Clock::now() > deadline)) break;
+    search_pass(L, opt, deadline, offset, start, add_solution, convincing);
+  }
+
+  if (std::getenv("XRDFAST_INDEX_DEBUG"))
+    std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());
+  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.sol.score > b.sol.score; });
+  std::vector<IndexingSolution> out;
+  std::vector<double> volumes;  // reduced-cell volumes of the solutions kept
+  for (size_t i = 0; i < cands.size() && int(out.size()) < opt.top; ++i) {
+    IndexingSolution s = cands[i].sol;
+    if (s.m20 < opt.min_m20) continue;
+    // A worse solution whose reduced volume is a whole multiple (or fraction) of a better
+    // one's is flagged as its supercell (subcell).
+    const double v = std::sqrt(cands[i].niggli_g.determinant());
+    for (size_t j = 0; j < out.size(); ++j) {
+      const double r = v / volumes[j];
+      if (r > 1.5 && std::abs(r - std::round(r)) < 0.01 * r) { s.related_to = int(j); s.relation = "supercell"; break; }
+      if (r < 0.67 && std::abs(1 / r - std::round(1 / r)) < 0.01 / r) { s.related_to = int(j); s.relation = "subcell"; break; }
+    }
+    volumes.push_back(v);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<std::vector<double>>& two_theta,
+                                                              const std::vector<std::vector<double>>& height,
+                                                              const IndexingOptions& options, int n_threads,
+                                                              std::vector<std::string>& errors) {
+  const long n = long(two_theta.size());
+  if (!height.empty() && height.size() != two_theta.size())
+    throw std::invalid_argument("index: " + std::to_string(height.size()) + " height lists for " + std::to_string(n) + " patterns");
+  std::vector<std::vector<IndexingSolution>> out(static_cast<size_t>(n));
+  errors.assign(size_t(n), "");
+#ifdef XRDFAST_OPENMP
+  const int threads = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#else
+  (void)n_threads;
+#endif
+  for (long i = 0; i < n; ++i) {
+    try {
+      out[size_t(i)] = index_powder(two_theta[size_t(i)], height.empty() ? std::vector<double>{} : height[size_t(i)], options);
+    } catch (const std::exception& e) {
+      errors[size_t(i)] = e.what();
+    }
+  }
+  return out;
+}
+
+}  // namespace xrdfast

@@ -1,0 +1,316 @@
+"""Automatic powder indexing: ranked unit cells from line positions.
+
+``index`` takes a peak list (the structured array of ``xrdfast.find_peaks``), a plain
+array of d-spacings or 2theta, or a pattern (file, ``MeasuredPattern``, simulated
+``Pattern``, ``(two_theta, intensity)``) whose peaks it extracts first, and returns the
+cells the C++ search finds, best first (see ``cpp/include/xrdfast/indexing.hpp`` for the
+method and its references). ``index_many`` runs many peak lists in parallel.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from xrdfast import _core
+
+CU_KA1 = 1.540593  # Å, the nominal wavelength when only d-spacings are given
+
+LINE_DTYPE = np.dtype([("hkl", "i4", (3,)), ("two_theta_obs", "f8"), ("two_theta_calc", "f8"),
+                       ("delta", "f8"), ("d_obs", "f8"), ("d_calc", "f8")])
+
+
+@dataclass(frozen=True)
+class IndexingSolution:
+    """One indexing solution. ``cell`` is the conventional cell (Å, degrees) of ``lattice``
+    (Pearson symbol aP mP mC oP oC oI oF tP tI hP hR cP cI cF; hR on hexagonal axes);
+    ``lines`` hold the conventional hkl of the indexed lines with observed (zero-corrected)
+    and calculated 2theta and ``delta`` = obs - calc; ``unindexed`` the observed 2theta of
+    the lines left over. ``relation`` is "supercell"/"subcell" when this cell is one of the
+    better solution ranked ``related_to`` (0-based), else None."""
+
+    cell: tuple[float, float, float, float, float, float]
+    niggli_cell: tuple[float, float, float, float, float, float]
+    lattice: str
+    crystal_system: str
+    volume: float
+    m20: float
+    m20_n: int
+    f_n: float
+    f_n_n: int
+    f_n_mean_delta: float
+    f_n_n_possible: int
+    zero_shift: float
+    n_indexed: int
+    n_lines: int
+    score: float
+    wavelength: float
+    lines: np.ndarray
+    unindexed: np.ndarray
+    related_to: int | None = None
+    relation: str | None = None
+
+    @property
+    def is_sub_or_supercell(self) -> bool:
+        return self.relation is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("lines", "unindexed")}
+        out["lines"] = [{"hkl": [int(x) for x in r["hkl"]], "two_theta_obs": float(r["two_theta_obs"]),
+                         "two_theta_calc": float(r["two_theta_calc"]), "delta": float(r["delta"])} for r in self.lines]
+        out["unindexed"] = [float(x) for x in self.unindexed]
+        return out
+
+    def summary(self) -> str:
+        a, b, c, al, be, ga = self.cell
+        rel = f"  ({self.relation} of #{self.related_to + 1})" if self.relation and self.related_to is not None else ""
+        return (f"{self.lattice:3s} a={a:.4f} b={b:.4f} c={c:.4f} al={al:.2f} be={be:.2f} ga={ga:.2f} "
+                f"V={self.volume:.1f}  M{self.m20_n}={self.m20:.1f} F{self.f_n_n}={self.f_n:.1f}"
+                f"({self.f_n_mean_delta:.4f},{self.f_n_n_possible})  zero={self.zero_shift:+.3f}  "
+                f"indexed {self.n_indexed}/{self.n_lines}{rel}")
+
+    def table(self) -> str:
+        rows = [self.summary(), "    h   k   l   2th_obs   2th_calc    delta"]
+        for r in self.lines:
+            h, k, l = (int(x) for x in r["hkl"])
+            rows.append(f"  {h:3d} {k:3d} {l:3d}  {r['two_theta_obs']:8.4f}  {r['two_theta_calc']:8.4f}  {r['delta']:+7.4f}")
+        for t in self.unindexed:
+            rows.append(f"    (unindexed)  {t:8.4f}")
+        return "\n".join(rows)
+
+
+def _solution(d: dict[str, Any], wavelength: float) -> IndexingSolution:
+    lines = np.zeros(len(d["two_theta_obs"]), dtype=LINE_DTYPE)
+    lines["hkl"] = d["hkl"]
+    lines["two_theta_obs"] = d["two_theta_obs"]
+    lines["two_theta_calc"] = d["two_theta_calc"]
+    lines["delta"] = lines["two_theta_obs"] - lines["two_theta_calc"]
+    lines["d_obs"] = d["d_obs"]
+    lines["d_calc"] = d["d_calc"]
+    lines.flags.writeable = False
+    unindexed = np.asarray(d["unindexed"], dtype=float)
+    unindexed.flags.writeable = False
+    return IndexingSolution(
+        cell=tuple(float(x) for x in d["cell"]), niggli_cell=tuple(float(x) for x in d["niggli_cell"]),  # type: ignore[arg-type]
+        lattice=d["lattice"], crystal_system=d["crystal_system"], volume=float(d["volume"]),
+        m20=float(d["m20"]), m20_n=int(d["m20_n"]), f_n=float(d["f_n"]), f_n_n=int(d["f_n_n"]),
+        f_n_mean_delta=float(d["f_n_mean_delta"]), f_n_n_possible=int(d["f_n_n_possible"]),
+        zero_shift=float(d["zero_shift"]), n_indexed=int(d["n_indexed"]), n_lines=int(d["n_lines"]),
+        score=float(d["score"]), wavelength=wavelength, lines=lines, unindexed=unindexed,
+        related_to=None if d["related_to"] < 0 else int(d["related_to"]), relation=d["relation"] or None)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    two_theta: np.ndarray
+    height: np.ndarray
+    wavelength: float
+    refine_zero: bool
+    sigma: float | None  # median position uncertainty, deg 2theta
+
+
+def _from_d(d: np.ndarray, wavelength: float | None) -> tuple[np.ndarray, float]:
+    d = np.asarray(d, dtype=float)
+    if wavelength is None:
+        # any wavelength serves d-spacings; Cu K-alpha1 unless the smallest d needs shorter
+        wavelength = CU_KA1 if d.size == 0 or np.nanmin(d) > 0.55 * CU_KA1 else 1.8 * float(np.nanmin(d))
+    s = wavelength / (2 * d)
+    if np.any(~(s < 1)):
+        raise ValueError(f"d-spacings below lambda/2 = {wavelength / 2:.4f} Å cannot be observed at {wavelength} Å")
+    return 2 * np.degrees(np.arcsin(s)), wavelength
+
+
+def _check(values: np.ndarray, what: str) -> np.ndarray:
+    v = np.asarray(values, dtype=float).ravel()
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"index: {what} contain NaN or infinite values; drop them first")
+    return v
+
+
+def _lines_of(peaks: Any, wavelength: float | None, positions: str) -> _Lines:
+    if isinstance(peaks, np.ndarray) and peaks.dtype.names:
+        names = peaks.dtype.names
+        height = np.asarray(peaks["height"], dtype=float) if "height" in names else np.ones(len(peaks))
+        sigma = None
+        if "sigma_two_theta" in names and len(peaks):
+            s = np.asarray(peaks["sigma_two_theta"], dtype=float)
+            s = s[np.isfinite(s) & (s > 0)]
+            sigma = float(np.median(s)) if s.size else None
+        if "d" in names:
+            d = _check(peaks["d"], "d-spacings")
+            if wavelength is None and "two_theta" in names and len(peaks):
+                tt = np.asarray(peaks["two_theta"], dtype=float)
+                lam = 2 * d * np.sin(np.radians(tt) / 2)
+                lam = lam[np.isfinite(lam)]
+                wavelength = float(np.median(lam)) if lam.size else None
+            refine = wavelength is not None
+            tt, wavelength = _from_d(d, wavelength)
+            return _Lines(tt, height, wavelength, refine, sigma)
+        if "two_theta" in names:
+            if wavelength is None:
+                raise ValueError("index: a peak list in 2theta needs the wavelength (wavelength=..., Å)")
+            return _Lines(_check(peaks["two_theta"], "2theta positions"), height, float(wavelength), True, sigma)
+        raise ValueError(f"index: a peak table needs a 'd' or 'two_theta' field, got fields {names}")
+    arr = np.asarray(peaks)
+    if arr.dtype == object or arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        raise ValueError("index: expected a peak list (find_peaks' table or a 1-D array of d-spacings/2theta) "
+                         f"or a pattern, got {type(peaks).__name__} of shape {getattr(arr, 'shape', None)}")
+    v = _check(arr, "line positions")
+    if positions == "auto":
+        positions = "two_theta" if wavelength is not None else "d"
+    if positions == "two_theta":
+        if wavelength is None:
+            raise ValueError("index: 2theta positions need the wavelength (wavelength=..., Å)")
+        return _Lines(v, np.ones(v.size), float(wavelength), True, None)
+    if positions != "d":
+        raise ValueError(f"positions must be 'auto', 'd' or 'two_theta', got {positions!r}")
+    if np.any(v <= 0):
+        raise ValueError("index: d-spacings must be positive (Å)")
+    tt, lam = _from_d(v, wavelength)
+    return _Lines(tt, np.ones(v.size), lam, wavelength is not None, None)
+
+
+def _is_pattern(x: Any) -> bool:
+    if isinstance(x, (str, os.PathLike)):
+        return True
+    if hasattr(x, "two_theta") and hasattr(x, "intensity"):
+        return True
+    return isinstance(x, tuple) and len(x) == 2 and all(np.ndim(v) == 1 for v in x)
+
+
+def _peaks_of_pattern(x: Any, wavelength: float | None) -> tuple[np.ndarray, float | None]:
+    import xrdfast
+
+    find_peaks = getattr(xrdfast, "find_peaks", None)
+    if find_peaks is None:
+        raise ValueError("index: this xrdfast has no peak extraction (xrdfast.find_peaks); pass a peak list "
+                         "(d-spacings, or 2theta with wavelength=) instead of a pattern")
+    if isinstance(x, (str, os.PathLike)):
+        from xrdfast.readers import read_pattern
+
+        x = read_pattern(x, wavelength=wavelength)
+    if wavelength is None:
+        wavelength = getattr(x, "wavelength", None)
+    if wavelength is None and not isinstance(x, tuple) and hasattr(x, "lines"):
+        wavelength = CU_KA1  # a simulated Pattern: the simulator's default
+    if wavelength is None:
+        raise ValueError("index: the pattern does not state its wavelength; give wavelength=... (Å)")
+    if isinstance(x, tuple):
+        return find_peaks(x, wavelength=wavelength), wavelength
+    return find_peaks((np.asarray(x.two_theta), np.asarray(x.intensity)), wavelength=wavelength), wavelength
+
+
+_OPTIONS = ("max_lines", "top", "time_limit", "tolerance", "search_tolerance", "max_impurities", "max_volume",
+            "refine_zero", "min_m20", "lowest_system")
+_SYSTEMS = {"cubic": 0, "tetragonal": 1, "hexagonal": 1, "trigonal": 1, "orthorhombic": 2, "monoclinic": 3, "triclinic": 4}
+
+
+def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, tolerance: float | None,
+             lowest_system: str, extra: dict[str, Any]) -> dict[str, Any]:
+    for k in extra:
+        if k not in _OPTIONS:
+            raise TypeError(f"index: unknown option {k!r}; known: {', '.join(_OPTIONS)}")
+    if lowest_system not in _SYSTEMS:
+        raise ValueError(f"lowest_system must be one of {sorted(_SYSTEMS)}, got {lowest_system!r}")
+    if tolerance is None:
+        # three standard uncertainties of the positions when the peak list gives them
+        tolerance = 0.03 if lines.sigma is None else float(np.clip(3 * lines.sigma, 0.01, 0.06))
+    opts: dict[str, Any] = dict(wavelength=lines.wavelength, top=int(top), max_lines=int(max_lines),
+                                time_limit=float(time_limit), tolerance=float(tolerance),
+                                refine_zero=lines.refine_zero, lowest_system=_SYSTEMS[lowest_system])
+    opts.update(extra)
+    return opts
+
+
+def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 5, max_lines: int = 25,
+          time_limit: float = 2.0, tolerance: float | None = None, lowest_system: str = "triclinic",
+          positions: Literal["auto", "d", "two_theta"] = "auto", **options: Any) -> list[IndexingSolution]:
+    """Index a powder pattern: a list of unit cells, best first (empty when nothing fits).
+
+    ``peaks_or_pattern``: the structured array of ``xrdfast.find_peaks`` (its ``d``,
+    ``height`` and ``sigma_two_theta`` are used); a 1-D array of line positions — d-spacings
+    (Å) unless ``wavelength`` is given, then 2theta (deg; ``positions`` overrides); or a
+    pattern (file path, ``MeasuredPattern``, simulated ``Pattern``, ``(two_theta,
+    intensity)``), whose peaks ``find_peaks`` extracts. A zero shift is refined whenever the
+    positions are 2theta at a known wavelength. ``time_limit`` (s) caps the search.
+    Other options (``max_impurities`` 2, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
+    ``search_tolerance`` 0.06 deg, ``refine_zero``) pass to the C++ search.
+    Raises ValueError for NaN positions, unknown inputs or a missing wavelength.
+    """
+    if _is_pattern(peaks_or_pattern):
+        peaks, wavelength = _peaks_of_pattern(peaks_or_pattern, wavelength)
+    else:
+        peaks = peaks_or_pattern
+    lines = _lines_of(peaks, wavelength, positions)
+    opts = _options(lines, top, max_lines, time_limit, tolerance, lowest_system, options)
+    try:
+        raw = _core.index_lines(lines.two_theta.tolist(), lines.height.tolist(), **opts)
+    except (RuntimeError, TypeError) as error:  # the core's invalid_argument arrives as ValueError already
+        raise ValueError(str(error)) from None
+    return [_solution(d, lines.wavelength) for d in raw]
+
+
+def index_many(items: Sequence[Any], *, wavelength: float | None = None, n_threads: int = 0, top: int = 5,
+               max_lines: int = 25, time_limit: float = 2.0, tolerance: float | None = None,
+               lowest_system: str = "triclinic", positions: Literal["auto", "d", "two_theta"] = "auto",
+               **options: Any) -> list[list[IndexingSolution] | ValueError]:
+    """``index`` over many peak lists in parallel (OpenMP over patterns, GIL released): one
+    entry per item, a list of solutions or the ValueError that item raised. All items share
+    the options (the first item's tolerance when none is given)."""
+    prepared: list[_Lines | ValueError] = []
+    for item in items:
+        try:
+            if _is_pattern(item):
+                peaks, lam = _peaks_of_pattern(item, wavelength)
+            else:
+                peaks, lam = item, wavelength
+            prepared.append(_lines_of(peaks, lam, positions))
+        except (ValueError, OSError) as error:
+            prepared.append(ValueError(str(error)))
+    out: list[list[IndexingSolution] | ValueError] = [e if isinstance(e, ValueError) else [] for e in prepared]
+    good = [i for i, p in enumerate(prepared) if isinstance(p, _Lines)]
+    groups: dict[tuple[float, bool], list[int]] = {}
+    for i in good:
+        p = prepared[i]
+        assert isinstance(p, _Lines)
+        groups.setdefault((p.wavelength, p.refine_zero), []).append(i)
+    for idx in groups.values():
+        first = prepared[idx[0]]
+        assert isinstance(first, _Lines)
+        opts = _options(first, top, max_lines, time_limit, tolerance, lowest_system, options)
+        tts = [prepared[i].two_theta.tolist() for i in idx]  # type: ignore[union-attr]
+        hs = [prepared[i].height.tolist() for i in idx]  # type: ignore[union-attr]
+        results, errors = _core.index_lines_batch(tts, hs, n_threads, **opts)
+        for i, res, err in zip(idx, results, errors):
+            out[i] = ValueError(err) if err else [_solution(d, first.wavelength) for d in res]
+    return out
+
+
+def niggli_cell(cell: Sequence[float]) -> tuple[float, ...]:
+    """The Niggli-reduced cell of (a, b, c, alpha, beta, gamma) (Krivy & Gruber 1976)."""
+    return tuple(_core.niggli_cell(list(map(float, cell))))
+
+
+def bravais_lattice(cell: Sequence[float], tolerance: float = 0.004) -> tuple[str, tuple[float, ...]]:
+    """(Pearson symbol, conventional cell) of the lattice of a cell, from the reduced cell's
+    metric symmetry within ``tolerance`` (relative deviation of the metric)."""
+    symbol, conv = _core.bravais_lattice(list(map(float, cell)), tolerance)
+    return symbol, tuple(conv)
+
+
+def same_lattice(cell1: Sequence[float], cell2: Sequence[float], length_tol: float = 0.003,
+                 angle_tol: float = 0.3) -> bool:
+    """Whether two cells have the same Niggli cell within ``length_tol`` (relative) and
+    ``angle_tol`` (deg): the acceptance test of the benchmark."""
+    a, b = niggli_cell(cell1), niggli_cell(cell2)
+    return (all(abs(x - y) <= length_tol * x for x, y in zip(a[:3], b[:3]))
+            and all(abs(x - y) <= angle_tol for x, y in zip(a[3:], b[3:])))
+
+
+def _volume(cell: Sequence[float]) -> float:
+    a, b, c, al, be, ga = cell
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (al, be, ga))
+    return a * b * c * math.sqrt(max(0.0, 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg))
