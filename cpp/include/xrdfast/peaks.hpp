@@ -72,7 +72,7 @@ struct PeakOptions {
   // FWHM; narrower separates closer shoulders, wider averages more noise.
   double kernel_fwhm = 0.2;
   int max_peaks = 400;           // the strongest this many are kept
-  int max_cluster = 4;           // peaks fitted jointly at most; larger groups are split
+  int max_cluster = 6;           // peaks fitted jointly at most; longer chains are cut at their widest gap
   int max_iterations = 6;        // Levenberg-Marquardt iterations per cluster (10 gives the same recall and errors)
   bool fit = true;               // false: positions and heights from detection only
   bool counts = false;           // intensities are raw counts: noise from Poisson statistics
