@@ -200,7 +200,8 @@ def test_bad_structures_raise_clear_value_errors(make, match):
 
 @pytest.mark.parametrize("params, match", [
     (dict(wavelength=50.0), "wavelength"), (dict(wavelength=-1.0), "wavelength"), (dict(eta=1.5), "eta"),
-    (dict(W=-1.0), "non-negative"), (dict(march_dollase_r=0.0), "positive"), (dict(counts=float("nan")), "finite"),
+    (dict(W=-1.0), r"W = -1 is outside its range 0 \.\. 1"), (dict(march_dollase_r=0.0), "march_dollase_r = 0 is outside"),
+    (dict(counts=float("nan")), "counts = nan must be finite"),
     (dict(bogus=1), "unknown simulation parameter"), (dict(shape="lorentzian"), "expected one of"),
 ])
 def test_bad_parameters_raise_clear_value_errors(params, match):

@@ -13,6 +13,8 @@ void add_simulate(py::module_& m);
 void add_cuda(py::module_& m);
 void add_random(py::module_& m);
 void add_curriculum(py::module_& m);
+void add_peaks(py::module_& m);
+void add_interrupt(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -28,6 +30,8 @@ PYBIND11_MODULE(_core, m) {
   add_cuda(m);
   add_random(m);
   add_curriculum(m);
+  add_peaks(m);
+  add_interrupt(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;

@@ -396,6 +396,11 @@ class SimulationParams:
     shape: ProfileShape
     def __init__(self) -> None:
         ...
+    @staticmethod
+    def ranges() -> list[tuple[str, float, float, bool, str, str]]:
+        """
+        The physical range of each parameter: (name, lo, hi, zero_is_off, unit, why), as validate() checks it.
+        """
     def validate(self) -> None:
         ...
     @property
@@ -794,7 +799,8 @@ def form_factor_source(label: str) -> str:
     """
     'WK1995', or 'IT1992' for a row filled from ITC Table 6.1.1.4.
     """
-def generate_samples(distribution: StageDistribution, seed: typing.SupportsInt | typing.SupportsIndex, first: typing.SupportsInt | typing.SupportsIndex, count: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple[numpy.typing.NDArray[numpy.float32], dict]:
+MAX_GRID_POINTS: int
+def generate_samples(distribution: StageDistribution, seed: typing.SupportsInt | typing.SupportsIndex, first: typing.SupportsInt | typing.SupportsIndex, count: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.Any = 0) -> tuple[numpy.typing.NDArray[numpy.float32], dict]:
     """
     Samples first..first+count-1 of a stage: (float32 patterns (count, n_points), records as arrays).
     """
@@ -822,7 +828,7 @@ def random_crystal(space_group: typing.SupportsInt | typing.SupportsIndex, seed:
     """
     A random crystal of the space-group type (default setting) whose symmetry is exactly that group; options as keywords (min_atoms, max_atoms, distribution='mineral'|'uniform', elements, ...).
     """
-def random_crystals(space_group: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, first_stream: typing.SupportsInt | typing.SupportsIndex = 0, count: typing.SupportsInt | typing.SupportsIndex = 1, threads: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> list[Crystal]:
+def random_crystals(space_group: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, first_stream: typing.SupportsInt | typing.SupportsIndex = 0, count: typing.SupportsInt | typing.SupportsIndex = 1, threads: typing.Any = 0, **kwargs) -> list[Crystal]:
     """
     Crystal i from stream first_stream + i, in parallel; identical to random_crystal() one by one.
     """
@@ -846,7 +852,7 @@ def simulate_pattern(phases: collections.abc.Sequence[tuple[Crystal, typing.Supp
     """
     One pattern of a mixture [(crystal, weight_fraction), ...]: (intensity, lines).
     """
-def simulate_patterns(items: collections.abc.Sequence[collections.abc.Sequence[tuple[Crystal, typing.SupportsFloat | typing.SupportsIndex]]], params: collections.abc.Sequence[SimulationParams], grid: typing.Any, seed: typing.SupportsInt | typing.SupportsIndex = 0, n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple[numpy.typing.NDArray[numpy.float32], list[str]]:
+def simulate_patterns(items: collections.abc.Sequence[collections.abc.Sequence[tuple[Crystal, typing.SupportsFloat | typing.SupportsIndex]]], params: collections.abc.Sequence[SimulationParams], grid: typing.Any, seed: typing.SupportsInt | typing.SupportsIndex = 0, n_threads: typing.Any = 0) -> tuple[numpy.typing.NDArray[numpy.float32], list[str]]:
     """
     Patterns of many mixtures as float32 (N, n_points), with one error message per item ('' on success).
     """

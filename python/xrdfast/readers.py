@@ -78,6 +78,13 @@ CU_KA1: float = ANODE_WAVELENGTHS["Cu"][0]
 # A real scan is a few MB even at 0.001° steps over 150°; anything this large is not a
 # pattern, and reading it whole would only exhaust memory.
 MAX_PATTERN_BYTES = 200 * 2**20
+# Points: a scan at 0.001° steps over 150° has 150 000. Memory follows the points, not the
+# bytes (a compressed BRML row or a short text line is a few bytes), so every reader counts
+# them before parsing and refuses more than this.
+MAX_POINTS = 1_000_000
+# Counts. Detectors count to ~1e9 a step; a value beyond this is a unit or column slip, and
+# near the float64 limit arithmetic on it overflows to inf.
+MAX_INTENSITY = 1e100
 # Å. Outside this a stated "wavelength" is a placeholder (0, -1) or a unit slip, not the
 # X-rays or neutrons used for powder diffraction.
 WAVELENGTH_RANGE = (0.05, 10.0)
@@ -95,6 +102,9 @@ EXTENSIONS = {
     ".xy": "xy", ".xye": "xy", ".csv": "xy", ".dat": "xy", ".txt": "xy",
     ".xrdml": "xrdml", ".raw": "raw", ".brml": "brml", ".ras": "ras", ".rasx": "rasx",
     ".gsa": "gsas", ".gss": "gsas", ".gsas": "gsas", ".fxye": "gsas", ".fxy": "gsas",
+    # GSAS raw files of the GSAS/GSAS-II tutorials: X-ray (.xra), constant-wavelength neutron
+    # (.cwn), GSAS data (.gda)
+    ".xra": "gsas", ".cwn": "gsas", ".gda": "gsas",
     ".cif": "cif",
 }
 _ALIASES = {
@@ -204,6 +214,9 @@ def pattern_from_arrays(two_theta: Any, intensity: Any, wavelength: float | None
                         source: str = "<arrays>") -> MeasuredPattern:
     """A pattern from arrays, with the checks a file gets (``PatternReadError`` naming
     ``source`` and the point otherwise)."""
+    for name, values in (("2θ", two_theta), ("intensity", intensity)):
+        if values is None:
+            raise PatternReadError(f"{source}: {name} is None; expected an array of numbers")
     try:
         x = np.asarray(two_theta, dtype=np.float64).ravel()
         y = np.asarray(intensity, dtype=np.float64).ravel()
@@ -267,6 +280,7 @@ def _sniff(data: bytes) -> tuple[str | None, str]:
         return None, "a zip archive"
     for magic, words in ((b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"),
                          (b"\x1f\x8b", "gzip-compressed data"), (b"\xff\xd8\xff", "a JPEG image"),
+                         (b"\xff\xfe\x00\x00", "UTF-32 text"), (b"\x00\x00\xfe\xff", "UTF-32 text"),
                          (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text")):
         if head.startswith(magic):
             return None, words
@@ -337,6 +351,9 @@ def _validated(src: str, fmt: str, scan: _Scan) -> MeasuredPattern:
         raise PatternReadError(f"{src}: no data points")
     if n == 1:
         raise PatternReadError(f"{src}, {where(0)}: only one data point; a pattern needs at least 2")
+    if n > MAX_POINTS:
+        raise PatternReadError(f"{src}: {n} points; more than the {MAX_POINTS} accepted for a powder pattern "
+                               "(a scan at 0.001° steps has ~150 000)")
     for name, values in (("2θ", x), ("intensity", y), ("esd", s)):
         if values is None:
             continue
@@ -345,6 +362,11 @@ def _validated(src: str, fmt: str, scan: _Scan) -> MeasuredPattern:
             others = f" ({bad.size} such values)" if bad.size > 1 else ""
             raise PatternReadError(f"{src}, {where(bad[0])}: {name} is {values[bad[0]]}; expected a "
                                    f"finite number{others}")
+    for name, values in (("intensity", y), ("esd", s)):
+        huge = np.flatnonzero(np.abs(values) > MAX_INTENSITY) if values is not None else ()
+        if len(huge):
+            raise PatternReadError(f"{src}, {where(huge[0])}: {name} is {values[huge[0]]:g}; beyond "
+                                   f"{MAX_INTENSITY:g}, which no detector counts (a unit or column slip?)")
     if s is not None and (s < 0).any():
         i = int(np.flatnonzero(s < 0)[0])
         raise PatternReadError(f"{src}, {where(i)}: esd is {s[i]:g}; expected an esd ≥ 0")
@@ -390,6 +412,10 @@ def _error(src: str, detail: str) -> PatternReadError:
 
 # ----------------------------------------------------------------------------- text columns
 
+# An XML document of MAX_POINTS steps (XRDML counts, or BRML <Datum> rows of ~60 bytes)
+# fits in this; more is not a pattern, and the parsed tree would take several times as much.
+MAX_XML_BYTES = 96 * 2**20
+_HEADER_LINES = 10_000  # lines a text file may hold besides its points (headers, comments)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]")
 _COMMENTS = ("#", "!", ";", "%", "//")
 _HEADER_WAVELENGTH = re.compile(
@@ -401,6 +427,10 @@ def _text(src: str, data: bytes, what: str, strict: bool = True) -> str:
     """``data`` as text, or an error when it is binary. Not UTF-8 is read as Latin-1 (Windows
     instrument software writes "°" that way) unless high bytes are common enough that it
     is binary (``strict``; the RAS reader relaxes this for Shift-JIS comments)."""
+    lines = data.count(b"\n")  # counted on the bytes, before any text is made of them
+    if lines > MAX_POINTS + _HEADER_LINES:
+        raise PatternReadError(f"{src}: {lines} lines; more than the {MAX_POINTS} points accepted for a "
+                               "powder pattern (a scan at 0.001° steps has ~150 000); not parsed")
     bad = _CONTROL.search(data)
     if bad:
         at = bad.start()
@@ -421,14 +451,47 @@ def _text(src: str, data: bytes, what: str, strict: bool = True) -> str:
     return text.rstrip("\x1a")  # DOS end-of-file marker
 
 
+class _Ambiguous(ValueError):
+    """A row whose numbers can be read two ways (a thousands separator or a delimiter)."""
+
+
+_GROUPED_COMMA = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")      # 5,000 or 12,345.6
+_GROUPED_POINT = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$")       # 5.000 or 12.345,6
+
+
 def _fields(line: str) -> list[str]:
+    """The fields of a data row. Thousands separators are read where the row says which they
+    are (a quoted "5,000" in a comma file, "12.345,6" in a semicolon file) and are an error
+    where it does not ("20.0,5,000": 2θ, 5, 0 or 2θ, 5000?): never guessed."""
     if ";" in line:  # semicolons separate; commas are then decimal commas
-        parts = [f.strip().replace(",", ".") for f in line.split(";")]
+        raw = [f.strip().strip("\"'") for f in line.split(";")]
+        decimal_comma = any("," in f for f in raw)
+        parts = []
+        for f in raw:
+            if "," in f and "." in f:
+                if not _GROUPED_POINT.match(f):
+                    raise _Ambiguous(f"{f!r} holds both '.' and ','; expected a decimal comma, with '.' "
+                                     "only as a thousands separator (12.345,6)")
+                f = f.replace(".", "")
+            elif decimal_comma and _GROUPED_POINT.match(f):
+                raise _Ambiguous(f"{f!r} beside decimal commas could be a decimal point or a thousands "
+                                 "separator; write numbers without digit grouping")
+            parts.append(f.replace(",", "."))
     elif "," in line:
-        parts = [f.strip() for f in line.split(",")]
+        if '"' in line:  # quoted fields may hold commas: "5,000"
+            import csv
+
+            parts = [f.strip() for f in next(csv.reader([line], skipinitialspace=True))]
+            parts = [f.replace(",", "") if _GROUPED_COMMA.match(f) else f for f in parts]
+        else:
+            parts = [f.strip().strip("'") for f in line.split(",")]
+            for k in range(1, len(parts)):
+                if re.fullmatch(r"\d{3}(?:\.\d*)?", parts[k]) and re.fullmatch(r"[-+]?\d{1,3}", parts[k - 1]):
+                    raise _Ambiguous(f"'{parts[k - 1]},{parts[k]}' could be one number with a thousands "
+                                     "separator or two columns; write numbers without digit grouping, or "
+                                     "quote them (\"5,000\")")
     else:
         return line.split()
-    parts = [f.strip("\"'") for f in parts]
     while parts and parts[-1] == "":  # a trailing delimiter, as spreadsheets write
         parts.pop()
     return parts
@@ -462,7 +525,10 @@ def _columns(src: str, text: str, columns: str = "2θ, intensity[, esd]",
                 header.append(stripped)
             continue
         stripped = stripped.split("#", 1)[0].strip()  # "28.44 1050  # Si 111"
-        fields = _fields(stripped)
+        try:
+            fields = _fields(stripped)
+        except _Ambiguous as exc:
+            raise PatternReadError(f"{src}, line {number}: {exc}") from None
         values = _floats(fields)
         if values is None:
             if not rows:
@@ -495,7 +561,11 @@ def _plain_columns(text: str, counts: tuple[int, int], first_line: int
     start = 0
     for start, line in enumerate(lines):
         stripped = line.strip()
-        if stripped and not stripped.startswith(_COMMENTS) and _floats(_fields(stripped)) is not None:
+        try:
+            numeric = stripped and not stripped.startswith(_COMMENTS) and _floats(_fields(stripped)) is not None
+        except _Ambiguous:
+            return None  # the careful way names the line
+        if numeric:
             break
         if stripped:
             header.append(stripped)
@@ -567,12 +637,22 @@ def _descendants(element: ET.Element, name: str) -> list[ET.Element]:
 
 
 def _xml(src: str, data: bytes, what: str) -> ET.Element:
-    # Neither XRDML nor the Bruker/Rigaku XML uses a DTD; refusing one also refuses entity
-    # expansion ("billion laughs") outright.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise _error(src, f"the XML declares a DOCTYPE/ENTITY; a {what} document has none")
+    """The root of an XML document, parsed by defusedxml with DTDs, entities and external
+    references refused by the parser itself (whatever the encoding: a byte search for
+    "<!DOCTYPE" misses UTF-16 without a byte-order mark). Neither XRDML nor the Bruker or
+    Rigaku XML uses a DTD, so refusing one costs nothing and stops entity expansion
+    ("billion laughs") and external entities outright."""
+    import defusedxml
+    import defusedxml.ElementTree as SafeET
+
+    if len(data) > MAX_XML_BYTES:
+        raise _error(src, f"{len(data) / 2**20:.0f} MiB of XML; more than the {MAX_XML_BYTES // 2**20} MiB accepted "
+                     f"for a {what} document ({MAX_POINTS} points fit in far less)")
     try:
-        return ET.fromstring(data)
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden) as exc:
+        raise _error(src, f"the XML declares a DOCTYPE/ENTITY ({type(exc).__name__}); a {what} document has "
+                     "none, and entity expansion is refused") from None
     except LookupError as exc:  # an encoding="..." Python does not know
         raise _error(src, f"the XML declares an unknown encoding ({exc}); expected a {what} document") from None
     except ET.ParseError as exc:
@@ -734,7 +814,7 @@ class _Binary:
 
 
 # The most steps a range can hold before its size alone says the header is garbage.
-_MAX_STEPS = MAX_PATTERN_BYTES // 4
+_MAX_STEPS = MAX_POINTS
 
 
 def _steps(src: str, steps: int, what: str) -> int:
@@ -951,7 +1031,12 @@ def _read_brml(src: str, data: bytes) -> _Scan:
                      "Bruker BRML file")
     name = names[0]
     where = f"{src} [{name}]"
-    root = _xml(where, _member(src, archive, name), "Bruker RawData")
+    member = _member(src, archive, name)
+    rows_declared = member.count(b"<Datum")
+    if rows_declared > MAX_POINTS:
+        raise _error(where, f"{rows_declared} <Datum> rows; more than the {MAX_POINTS} points accepted for a "
+                     "powder pattern; not parsed")
+    root = _xml(where, member, "Bruker RawData")
     routes = [r for r in _descendants(root, "DataRoute") if _children(r, "Datum")]
     if not routes:
         raise _error(where, "no <DataRoute> with <Datum> rows; expected one row per step")
@@ -1181,7 +1266,11 @@ def _read_gsas(src: str, data: bytes) -> _Scan:
                      f"{len(values)} (line {where[-1]}); the file is truncated")
     banks = sum(1 for text in lines if text.startswith("BANK"))
     meta = {"title": lines[0].strip(), "bank": tokens[1], "banks_in_file": banks, "gsas_type": kind}
-    return _Scan(x, y, sigma, _lines(where), None, None, meta)
+    # GSAS itself keeps the wavelength in the instrument file, but the title and the comment
+    # lines before the bank usually state it ("# Calibrated wavelength = 0.413909", as the
+    # 11-BM files and GSAS-II exports do)
+    wavelength = _header_wavelength(lines[:bank])
+    return _Scan(x, y, sigma, _lines(where), wavelength, None, meta)
 
 
 def _std_fields(src: str, at: int, text: str) -> list[tuple[float, float]]:
@@ -1323,7 +1412,11 @@ def _cif_block(src: str, block: Any) -> _Scan | None:
         low, high, step = (b[0] for b in bounds)  # type: ignore[index]
         if not step > 0:
             raise _error(where, f"{triple[2]} is {step:g}; expected a step > 0")
-        expected = int(round((high - low) / step)) + 1
+        count = (high - low) / step + 1
+        if not math.isfinite(count) or count > MAX_POINTS:
+            raise _error(where, f"the 2θ range {low:g}..{high:g} with step {step:g} would hold {count:.3g} "
+                         f"points; more than the {MAX_POINTS} accepted (check {triple[2]})")
+        expected = int(round(count))
         if expected != rows:
             raise _error(where, f"the 2θ range {low:g}..{high:g} step {step:g} has {expected} points but "
                          f"the loop of {y_tag} has {rows}")
@@ -1391,7 +1484,12 @@ def to_grid(pattern: MeasuredPattern, grid_two_theta: np.ndarray, grid_wavelengt
     else:
         raise PatternReadError(f"{pattern.source}: the file states no wavelength; give it (--wavelength, "
                                "in Å, e.g. 1.540593 for Cu Kα1) to compare it with the model")
-    x, y = pattern.two_theta, pattern.intensity
+    x = pattern.two_theta
+    scale = float(np.max(np.abs(pattern.intensity)))
+    if not (math.isfinite(scale) and scale > 0.0):
+        raise PatternReadError(f"{pattern.source}: intensities must be finite and not all zero "
+                               f"(their largest magnitude is {scale:g})")
+    y = pattern.intensity / scale  # the result is normalised anyway; this keeps the sums from overflowing
     at = _angle_at(grid, grid_wavelength, lam)  # [n_grid] measured 2θ of each grid d
     mask = np.isfinite(at) & (at >= x[0]) & (at <= x[-1])
     if not mask.any():
