@@ -118,7 +118,7 @@ class Library:
     def load(cls, path: Path, key: str) -> "Library":
         """Read a cached library; ``ValueError`` when it is stale or damaged."""
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 stored = {name: data[name] for name in data.files}
         except Exception as error:  # zip, header or CRC damage: np.load raises many kinds
             raise ValueError(f"{path}: unreadable ({type(error).__name__}: {error})") from None

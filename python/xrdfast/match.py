@@ -7,7 +7,7 @@ for every line, and K-alpha2 is a shift by ln(λ2/λ1), so a whole per-entry d-s
 is one matrix product of the library with a few shifted copies of the pattern (BLAS).
 
 1. The measured pattern is read onto xrdfast's Cu K-alpha1 2θ grid (``classify.prepare``:
-   any wavelength, through d), its background removed, counting noise floored, and its
+   any wavelength, through d), its background removed (``xrdfast.peaks``), counting noise floored, and its
    intensities square-rooted (texture and intensity errors weigh less; the figure of merit
    of Hanawalt-style searches is positions first).
 2. Coarse pass: every library entry, rendered once per process as a profile on a coarse u
@@ -197,31 +197,12 @@ def prepare_library(library: Library) -> _Prepared:
 
 
 # -- the measured pattern ------------------------------------------------------------------------
-def _background_standin(y: np.ndarray, half_window: int = 150) -> np.ndarray:
-    """TEMPORARY private stand-in for ``xrdfast.estimate_background`` (being written in C++ by
-    the peaks branch): SNIP clipping (Ryan et al., Nucl. Instr. Meth. B 34 (1988) 396) on the
-    log-log-square-root transformed data, decreasing windows (Morháč et al., NIM A 401 (1997) 113).
-    To be deleted when main has ``estimate_background``."""
-    pad = min(half_window, len(y))  # ends held flat, so the edge points see full windows too
-    v = np.log(np.log(np.sqrt(np.clip(np.pad(y, pad, mode="edge"), 0, None) + 1) + 1) + 1)
-    n = len(v)
-    for p in range(min(half_window, n // 2 - 1), 0, -1):
-        mean = 0.5 * (v[: n - 2 * p] + v[2 * p:])
-        v[p: n - p] = np.minimum(v[p: n - p], mean)
-    return ((np.exp(np.exp(v) - 1) - 1) ** 2 - 1)[pad: pad + len(y)]
+def _background(two_theta: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The background under a pattern (``xrdfast.peaks.estimate_background``: SNIP with windows
+    of a few peak widths, so that amorphous humps stay in the background)."""
+    from xrdfast.peaks import estimate_background
 
-
-def estimate_background(two_theta: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The background under a pattern on a uniform 2θ grid: clipping windows of about three
-    peak widths, so that amorphous humps, many widths wide, stay in the background."""
-    try:
-        from xrdfast.peaks import estimate_background as native  # the project's SNIP, once merged
-    except ImportError:
-        step = max(float(two_theta[1] - two_theta[0]), 1e-6)
-        rough = y - _background_standin(y, half_window=int(round(1.0 / step)))
-        fwhm = 2.3548 * peak_width(two_theta, rough)
-        return _background_standin(y, half_window=max(3, int(round(3 * fwhm / step))))
-    return np.asarray(native(two_theta, y), dtype=np.float64)
+    return np.asarray(estimate_background(two_theta, y), dtype=np.float64)
 
 
 @dataclass
@@ -261,7 +242,7 @@ def _measured(two_theta: np.ndarray, raw: np.ndarray) -> _Measured:
     lo, hi = nonzero[0], nonzero[-1] + 1
     y = np.zeros_like(raw)
     segment = raw[lo:hi]
-    y[lo:hi] = segment - estimate_background(two_theta[lo:hi], segment)
+    y[lo:hi] = segment - _background(two_theta[lo:hi], segment)
     # counting noise: the spread of first differences, robustly (MAD), floored at NOISE_FLOOR sigma
     sigma = 1.4826 * np.median(np.abs(np.diff(y[lo:hi]))) / math.sqrt(2)
     y = np.clip(y - NOISE_FLOOR * sigma, 0, None)
@@ -437,14 +418,17 @@ def _prepare_pattern(pattern: Any, wavelength: float | None) -> _Measured:
     return _measured(grid, prepare(pattern, grid, wavelength).intensity)
 
 
-def match_prepared(intensity: np.ndarray, library: Library, top_k: int = 5, max_phases: int = 3) -> list[PhaseMatch]:
-    """Matches of a pattern already on the Cu K-alpha1 5-90° grid (``classify.prepare``)."""
+def match_prepared(intensity: np.ndarray, library: Library, top_k: int = 5, max_phases: int = 3,
+                   excluded: np.ndarray | None = None) -> list[PhaseMatch]:
+    """Matches of a pattern already on the Cu K-alpha1 5-90° grid (``classify.prepare``);
+    ``excluded``: bool (N,) entries to leave out (novelty tests)."""
     from xrdfast.simulate import default_grid
 
-    return _match(_measured(default_grid(), intensity), library, top_k, max_phases)
+    return _match(_measured(default_grid(), intensity), library, top_k, max_phases, excluded)
 
 
-def _match(m: _Measured, library: Library, top_k: int, max_phases: int) -> list[PhaseMatch]:
+def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
+           excluded: np.ndarray | None = None) -> list[PhaseMatch]:
     if not 1 <= top_k <= 100:
         raise ValueError(f"top_k must be between 1 and 100, got {top_k}")
     if not 1 <= max_phases <= 5:
@@ -453,7 +437,7 @@ def _match(m: _Measured, library: Library, top_k: int, max_phases: int) -> list[
     signal = m.y.sum()
     found: list[tuple[int, float, float, float, float, float]] = []   # index, score, p, scale, shift, weight scale
     first: tuple[_Candidates, np.ndarray] | None = None
-    exclude = np.zeros(len(library), dtype=bool)
+    exclude = np.zeros(len(library), dtype=bool) if excluded is None else excluded.copy()  # entries left out
     current = m
     for _ in range(max_phases):
         cands = _search(prepared, current, exclude)
@@ -537,4 +521,101 @@ def fuse(network: np.ndarray, matches: Sequence[PhaseMatch]) -> np.ndarray:
     return out + rest * network / max(network.sum(), 1e-300)
 
 
-__all__ = ["PhaseMatch", "fuse", "match", "match_prepared", "prepare_library", "probability_of"]
+def plot_matches(pattern: Any, matches: Sequence[PhaseMatch], path: str, library: Library | str | None = None,
+                 wavelength: float | None = None, title: str = "") -> None:
+    """The measured pattern (Cu K-alpha1 2θ) with each matched phase's lines as sticks below it,
+    at the fitted d-scale and zero shift."""
+    from xrdfast.plotting import pyplot
+    from xrdfast.simulate import default_grid
+
+    plt = pyplot()
+    if not isinstance(library, Library):
+        library = load_library(library)
+    grid = default_grid()
+    m = _prepare_pattern(pattern, wavelength)
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(grid, m.y, color="k", lw=0.6, label="measured (background removed)")
+    for k, pm in enumerate(matches[:5]):
+        d, mf2 = library.lines(pm.index)
+        d = d.astype(np.float64) * pm.d_scale
+        s = CU_KA1 / (2 * d)
+        ok = s < 1
+        two_theta = 2 * np.degrees(np.arcsin(s[ok])) + pm.shift
+        height = mf2[ok] * _lp(d[ok], CU_KA1)
+        height = height / max(height.max(), 1e-300)
+        inside = (two_theta >= grid[0]) & (two_theta <= grid[-1]) & (height > 0.01)
+        base = -0.12 * (k + 1)
+        ax.vlines(two_theta[inside], base, base + 0.1 * height[inside], color=f"C{k}", lw=0.8,
+                  label=f"{pm.name} ({pm.entry_id}) p = {pm.probability:.2f}" + (f", w = {pm.fraction:.2f}" if pm.fraction else ""))
+    ax.set(xlabel="2θ (°, Cu K-alpha1)", ylabel="intensity (normalised)", title=title[:80])
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+MATCHED = 0.9   # a match this probable names the pattern's extinction group: Prediction.method = "matched"
+
+
+def _library_for_classify(library: Library | str | None) -> tuple[Library | None, str]:
+    """The library classify matches against, or (None, why not). AMCSD is built on first use
+    unless XRDFAST_LIBRARY_AUTOBUILD=0 (then only a cached library is used)."""
+    import os
+
+    from xrdfast.library import cache_dir, library_path
+
+    if isinstance(library, Library):
+        return library, ""
+    try:
+        if os.environ.get("XRDFAST_LIBRARY_AUTOBUILD", "1") == "0" and not library_path(library).exists():
+            return None, (f"no reference library in {cache_dir()} (run 'xrdfast library build'); "
+                          "symmetry inference only")
+        return load_library(library), ""
+    except (ValueError, OSError) as error:
+        return None, f"no reference library ({error}); symmetry inference only"
+
+
+def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], top_k: int = 5,
+                 library: Library | str | None = None, note_missing: bool = True) -> list[Any]:
+    """``classify``'s predictions with search-match evidence: each pattern (on the Cu
+    K-alpha1 grid of ``classify.prepare``) is matched, the network's extinction-group
+    probabilities fused with the matches (``fuse``), and ``method`` set to "matched" when
+    the best match has probability >= MATCHED (``note_missing``: say so in the warnings
+    when there is no library). The network's top-k is all that is kept of
+    its distribution; the rest of its mass is spread evenly over the other groups."""
+    import dataclasses
+
+    from xrdfast.classify import _candidate, _systems
+
+    lib, why = _library_for_classify(library)
+    if lib is None:
+        return [dataclasses.replace(p, warnings=[*p.warnings, why]) if note_missing else p for p in predictions]
+    names, system_of = _systems()
+    out = []
+    for prediction, intensity in zip(predictions, intensities):
+        try:
+            matches = match_prepared(intensity, lib, top_k=top_k)
+        except ValueError as error:  # no signal left after background: nothing to match
+            out.append(dataclasses.replace(prediction, warnings=[*prediction.warnings, f"no match: {error}"]))
+            continue
+        network = np.zeros(99)
+        for c in prediction.candidates:
+            network[c.extinction_group - 1] = c.probability
+        rest = max(0.0, 1.0 - network.sum())
+        empty = network == 0
+        network[empty] = rest / max(int(empty.sum()), 1)
+        fused = fuse(network, matches)
+        order = np.argsort(-fused, kind="stable")[:len(prediction.candidates)]
+        marginal = dict(zip(names, np.bincount(system_of, weights=fused, minlength=len(names)).tolist()))
+        best = matches[0] if matches else None
+        matched = best is not None and best.probability >= MATCHED
+        out.append(dataclasses.replace(
+            prediction, candidates=[_candidate(int(i) + 1, float(fused[i])) for i in order],
+            crystal_system=max(marginal, key=marginal.get), crystal_system_probabilities=marginal,
+            abstain=bool(prediction.abstain and not matched and fused[order[0]] < prediction.threshold),
+            method="matched" if matched else "network only", match=best if matched else None, matches=matches))
+    return out
+
+
+__all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_prepared", "plot_matches", "prepare_library", "probability_of",
+           "with_matches"]
