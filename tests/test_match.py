@@ -121,7 +121,7 @@ def test_corrupted_cache_is_rebuilt_not_trusted(cif_dir, cache):
     np.testing.assert_array_equal(rebuilt.d, first.d)
 
 
-def test_cache_key_follows_the_files(cif_dir, tmp_path, cache):
+def test_cache_key_follows_the_files_and_the_simulator(cif_dir, tmp_path, cache, monkeypatch):
     user = tmp_path / "user"
     shutil.copytree(cif_dir, user)
     before = libmod._source_key(user)[1]
@@ -129,6 +129,11 @@ def test_cache_key_follows_the_files(cif_dir, tmp_path, cache):
     assert libmod._source_key(user)[1] != before
     libmod._LOADED.clear()
     assert len(load_library(user)) == len(MINERALS) - 1
+    key = libmod._source_key(user)[1]
+    monkeypatch.setattr(libmod, "simulator_fingerprint", lambda: "another simulator")
+    assert libmod._source_key(user)[1] != key
+    with pytest.raises(ValueError, match="another library or xrdfast version"):
+        Library.load(library_path(user), libmod._source_key(user)[1])
 
 
 def test_strained_shifted_textured_pattern_with_impurity_finds_its_entry(crystals, small_library):

@@ -16,6 +16,8 @@ from xrdfast._core import (
     rule_bit_names,
 )
 from xrdfast.classify import Candidate, Prediction, classify, classify_many
+from xrdfast.library import Library, build_library, load_library
+from xrdfast.match import PhaseMatch, match
 from xrdfast.peaks import estimate_background
 from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
 from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
@@ -26,6 +28,11 @@ from xrdfast.subgroup_graph import SubgroupGraph, subgroup_graph
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "Library",
+    "PhaseMatch",
+    "build_library",
+    "load_library",
+    "match",
     "BatchResult",
     "Candidate",
     "MeasuredPattern",

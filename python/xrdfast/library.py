@@ -358,9 +358,23 @@ def _cif_title(path: Path) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def simulator_fingerprint() -> str:
+    """A hash of the lines the simulator gives a reference structure (rock salt with a
+    displacement parameter): any change of the simulator's physics changes it, and with it
+    every cache key, even when the version number stays."""
+    from xrdfast.structure import from_arrays
+
+    crystal = from_arrays((5.64, 5.64, 5.64, 90, 90, 90), 225, ["Na1+", "Cl1-"], [[0, 0, 0], [0.5, 0.5, 0.5]],
+                          b_iso=[1.2, 1.0], name="fingerprint")
+    d, mf2 = crystal_lines(crystal)
+    return hashlib.sha256(np.round(d, 5).tobytes() + np.round(mf2 / mf2.max(), 6).tobytes()).hexdigest()[:16]
+
+
 def _source_key(cifs: Path | None) -> tuple[str, str]:
     """(cache file stem, key) of a library source."""
-    version = f"format {LIBRARY_FORMAT}; xrdfast {build_info()['version']}; d {D_MIN}-{D_MAX}"
+    version = (f"format {LIBRARY_FORMAT}; xrdfast {build_info()['version']}; simulator {simulator_fingerprint()}; "
+               f"d {D_MIN}-{D_MAX}")
     if cifs is None:
         import larixite
 

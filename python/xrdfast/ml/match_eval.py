@@ -54,13 +54,12 @@ class Sample:
 def simulated_samples(library, half: str, n: int, seed: int, max_atoms: int = 400) -> Iterator[Sample]:
     """n samples whose main phase belongs to one ``half`` of the species (one entry per species),
     simulated in batches."""
-    from xrdfast._core import StageDistribution
+    from xrdfast._core import StageDistribution, draw_params
     from xrdfast.minerals import amcsd_minerals
-    from xrdfast.ml.evaluate import realistic_parameters
     from xrdfast.simulate import default_grid, simulate_batch
 
     rng = np.random.default_rng(seed)
-    ranges = StageDistribution.preset("2").to_dict()
+    distribution = StageDistribution.preset("2")  # the network generator's own stage-2 draw
     order = rng.permutation(len(library))
     chosen, seen = [], set()
     for r in order:
@@ -102,7 +101,7 @@ def simulated_samples(library, half: str, n: int, seed: int, max_atoms: int = 40
                 item = [(crystal, 1 - w), (minerals[str(library.ids[q])].crystal, w)]
                 present.add(str(library.species[q]))
         batch_items.append(item)
-        batch_params.append(realistic_parameters(ranges, rng))
+        batch_params.append(draw_params(distribution, seed, len(batch_params) + 64 * made + 1_000_000))
         batch_meta.append((r, present))
         if len(batch_items) == 64:
             for s in flush():
