@@ -38,11 +38,9 @@ def _init() -> None:
 
 def _match_chunk(patterns: np.ndarray) -> int:
     from xrdfast.library import load_library
-    from xrdfast.match import match_prepared
+    from xrdfast.match import match_many
 
-    library = load_library()
-    for x in patterns:
-        match_prepared(x, library)
+    match_many(list(patterns), load_library())  # coarse pass batched, 16 patterns per product
     return len(patterns)
 
 

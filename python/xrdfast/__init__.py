@@ -16,7 +16,7 @@ from xrdfast._core import (
     rule_bit_names,
 )
 from xrdfast.classify import Candidate, Prediction, classify, classify_many
-from xrdfast.library import Library, build_library, load_library
+from xrdfast.library import Library, build_library, library_from_structures, load_library
 from xrdfast.match import PhaseMatch, match
 from xrdfast.peaks import estimate_background
 from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
@@ -31,6 +31,7 @@ __all__ = [
     "Library",
     "PhaseMatch",
     "build_library",
+    "library_from_structures",
     "load_library",
     "match",
     "BatchResult",

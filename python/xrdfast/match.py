@@ -322,22 +322,33 @@ class _Candidates:
     template: np.ndarray     # (K, n_fine) linear fine templates at the fitted scale and shift (max 1)
 
 
-def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None) -> _Candidates:
-    library = prepared.library
-    coarse_grid, fine_grid = _grid(COARSE_STEP), _grid(FINE_STEP)
-    # coarse: all entries x d-scales, one matrix product
+def _coarse(prepared: _Prepared, measured: Sequence[_Measured]) -> np.ndarray:
+    """(N, len(measured)) best coarse cosine of every entry over the d-scales, for several
+    patterns in one matrix product (the library is read once for all of them)."""
     n_shift = int(round(SCALE_RANGE / COARSE_STEP))
     shifts = np.arange(-n_shift, n_shift + 1)
-    v = np.sqrt(_on_grid(m, coarse_grid, average=True))
-    columns = _shifted(v, shifts).astype(np.float32)
-    norms = np.linalg.norm(columns, axis=0)
-    scores = prepared.coarse @ (columns / np.where(norms > 0, norms, 1))  # (N, n_scales)
-    coarse_best = scores.max(axis=1)
+    columns = []
+    for m in measured:
+        c = _shifted(np.sqrt(_on_grid(m, _grid(COARSE_STEP), average=True)), shifts).astype(np.float32)
+        norms = np.linalg.norm(c, axis=0)
+        columns.append(c / np.where(norms > 0, norms, 1))
+    scores = prepared.coarse @ np.concatenate(columns, axis=1)   # (N, n_patterns * n_scales)
+    return scores.reshape(len(prepared.library), len(measured), len(shifts)).max(axis=2)
+
+
+def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None,
+            coarse_best: np.ndarray | None = None) -> _Candidates:
+    library = prepared.library
+    fine_grid = _grid(FINE_STEP)
+    # coarse: all entries x d-scales, one matrix product (or given, from a batch)
+    coarse_best = _coarse(prepared, [m])[:, 0] if coarse_best is None else coarse_best.copy()
     if exclude is not None:
         coarse_best[exclude] = -1
     k = min(COARSE_KEEP, len(library))
     keep = np.argpartition(-coarse_best, k - 1)[:k]
     keep = keep[coarse_best[keep] > -1]
+    if len(keep) == 0:  # every entry left out
+        return _Candidates(keep, np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0), np.zeros((0, fine_grid.n)))
     # fine: candidates x zero shifts x d-scales
     starts = library.offsets[keep]
     counts = np.diff(library.offsets)[keep]
@@ -428,7 +439,7 @@ def match_prepared(intensity: np.ndarray, library: Library, top_k: int = 5, max_
 
 
 def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
-           excluded: np.ndarray | None = None) -> list[PhaseMatch]:
+           excluded: np.ndarray | None = None, coarse_best: np.ndarray | None = None) -> list[PhaseMatch]:
     if not 1 <= top_k <= 100:
         raise ValueError(f"top_k must be between 1 and 100, got {top_k}")
     if not 1 <= max_phases <= 5:
@@ -440,7 +451,9 @@ def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
     exclude = np.zeros(len(library), dtype=bool) if excluded is None else excluded.copy()  # entries left out
     current = m
     for _ in range(max_phases):
-        cands = _search(prepared, current, exclude)
+        cands = _search(prepared, current, exclude, coarse_best if current is m else None)
+        if len(cands.index) == 0:
+            break
         p = probability_of(cands.features)
         if first is None:
             first = (cands, p)
@@ -472,6 +485,8 @@ def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
     out = [_phase(library, i, score, p, s, z, f, ok)
            for (i, score, p, s, z, _), f, ok in zip(found, fractions, identified)]
     seen = {library.species[i] for i, *_ in found}
+    if first is None:
+        return out
     cands, p = first
     for r in np.argsort(-p, kind="stable"):  # the first search's other candidates, one per species
         if len(out) >= top_k:
@@ -483,6 +498,34 @@ def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
         out.append(_phase(library, i, float(cands.features[r, 0]), float(p[r]), float(cands.d_scale[r]),
                           float(cands.shift[r]), None, False))
     return out[:top_k]
+
+
+def match_many(intensities: Sequence[np.ndarray], library: Library, top_k: int = 5, max_phases: int = 3,
+               batch: int = 16) -> list[list[PhaseMatch] | str]:
+    """``match_prepared`` for many patterns, the coarse pass batched (one matrix product per
+    ``batch`` patterns). A pattern that cannot be matched gets its error message instead."""
+    from xrdfast.simulate import default_grid
+
+    grid = default_grid()
+    prepared = prepare_library(library)
+    out: list[list[PhaseMatch] | str] = []
+    for start in range(0, len(intensities), batch):
+        measured: list[_Measured | str] = []
+        for x in intensities[start:start + batch]:
+            try:
+                measured.append(_measured(grid, x))
+            except ValueError as error:
+                measured.append(str(error))
+        ok = [m for m in measured if not isinstance(m, str)]
+        coarse = _coarse(prepared, ok) if ok else None
+        k = 0
+        for m in measured:
+            if isinstance(m, str):
+                out.append(m)
+                continue
+            out.append(_match(m, library, top_k, max_phases, coarse_best=coarse[:, k]))
+            k += 1
+    return out
 
 
 def _phase(library: Library, i: int, score: float, p: float, d_scale: float, shift: float,
@@ -592,11 +635,9 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
         return [dataclasses.replace(p, warnings=[*p.warnings, why]) if note_missing else p for p in predictions]
     names, system_of = _systems()
     out = []
-    for prediction, intensity in zip(predictions, intensities):
-        try:
-            matches = match_prepared(intensity, lib, top_k=top_k)
-        except ValueError as error:  # no signal left after background: nothing to match
-            out.append(dataclasses.replace(prediction, warnings=[*prediction.warnings, f"no match: {error}"]))
+    for prediction, matches in zip(predictions, match_many(list(intensities), lib, top_k=top_k)):
+        if isinstance(matches, str):  # no signal left after background: nothing to match
+            out.append(dataclasses.replace(prediction, warnings=[*prediction.warnings, f"no match: {matches}"]))
             continue
         network = np.zeros(99)
         for c in prediction.candidates:
@@ -617,5 +658,5 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
     return out
 
 
-__all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_prepared", "plot_matches", "prepare_library", "probability_of",
+__all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_many", "match_prepared", "plot_matches", "prepare_library", "probability_of",
            "with_matches"]
