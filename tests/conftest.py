@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ try:  # noqa: SIM105 - import order matters, see module docstring
     import cctbx.sgtbx  # noqa: F401
 except ImportError:
     pass
+
+# Search-match (classify(..., match=True)) must not build the AMCSD library (minutes) during
+# tests, nor read a developer's cached one: tests build the small libraries they need.
+os.environ.setdefault("XRDFAST_LIBRARY_AUTOBUILD", "0")
+os.environ.setdefault("XRDFAST_CACHE_DIR", tempfile.mkdtemp(prefix="xrdfast-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("XRDFAST_SHARED", ROOT.parent / "shared"))

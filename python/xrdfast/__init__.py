@@ -16,8 +16,10 @@ from xrdfast._core import (
     rule_bit_names,
 )
 from xrdfast.classify import Candidate, Prediction, classify, classify_many
-from xrdfast.peaks import estimate_background, find_peaks
 from xrdfast.indexing import IndexingSolution, index, index_many
+from xrdfast.library import Library, build_library, library_from_structures, load_library
+from xrdfast.match import PhaseMatch, match
+from xrdfast.peaks import estimate_background, find_peaks
 from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
 from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
 from xrdfast.structure import from_arrays, from_ase, from_cif, from_pymatgen, load_structure
@@ -27,6 +29,12 @@ from xrdfast.subgroup_graph import SubgroupGraph, subgroup_graph
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "Library",
+    "PhaseMatch",
+    "build_library",
+    "library_from_structures",
+    "load_library",
+    "match",
     "BatchResult",
     "Candidate",
     "MeasuredPattern",

@@ -57,6 +57,9 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)  # what is unusual about the input (see assess)
     wavelength: float | None = None                   # Å the pattern was read at
     wavelength_source: str = ""                       # "file", "option" (the caller's) or "assumed Cu K-alpha1"
+    method: str = "network only"                      # "matched": a known phase names the group (xrdfast.match)
+    match: Any = None                                 # the matched PhaseMatch when method == "matched"
+    matches: list = field(default_factory=list)       # search-match candidates (classify(..., match=True))
 
     @property
     def top(self) -> Candidate:
@@ -74,6 +77,10 @@ class Prediction:
         for i, c in enumerate(self.candidates, 1):
             groups = ", ".join(s for _, s, _ in c.space_groups[:3])
             lines.append(f"   {i:4d} {c.extinction_group:3d}  {c.symbol:20s} {c.probability:6.3f}  {c.crystal_system:13s} {groups}")
+        if self.match is not None:
+            m = self.match
+            lines.append(f"   matched: {m.name} ({m.entry_id}, {m.formula}, SG {m.space_group}, p = {m.probability:.2f}); "
+                         "a recognised known structure, not symmetry inference")
         lines += [f"   warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -319,20 +326,30 @@ def _candidate(eg: int, probability: float) -> Candidate:
 
 
 def classify(pattern: PatternLike, top_k: int = 5, *, wavelength: float | None = None,
-             model: str | None = None, with_prior: bool = True) -> Prediction:
+             model: str | None = None, with_prior: bool = True, match: bool = True, library: Any = None) -> Prediction:
     """Classify one pattern: a file path (any supported format), a ``MeasuredPattern`` or a
     (2theta, intensity) pair. ``wavelength`` (Å) serves files that state none (a file's
     own wavelength wins); arrays without it are Cu K-alpha. Raises ``PatternReadError``
     for unreadable input."""
-    return classify_many([pattern], top_k, wavelength=wavelength, model=model, with_prior=with_prior)[0]
+    return classify_many([pattern], top_k, wavelength=wavelength, model=model, with_prior=with_prior, match=match,
+                         library=library)[0]
 
 
 def classify_many(patterns: Sequence[PatternLike], top_k: int = 5, *, wavelength: float | None = None,
-                  model: str | None = None, with_prior: bool = True) -> list[Prediction]:
+                  model: str | None = None, with_prior: bool = True, match: bool = True,
+                  library: Any = None) -> list[Prediction]:
     """Classify several patterns in one batch (all must be readable; see ``screen`` for
-    batches that keep going past bad files)."""
+    batches that keep going past bad files). ``match``: also search a reference library
+    (``library``: a Library, a CIF directory, None for AMCSD) and let a confident match name
+    the group (``Prediction.method``); False is symmetry inference alone."""
     classifier = load_model(model)
-    return predict(classifier, [prepare(item, classifier.grid, wavelength) for item in patterns], top_k, with_prior)
+    prepared = [prepare(item, classifier.grid, wavelength) for item in patterns]
+    predictions = predict(classifier, prepared, top_k, with_prior)
+    if match:
+        from xrdfast.match import with_matches
+
+        predictions = with_matches(predictions, [q.intensity for q in prepared], top_k, library)
+    return predictions
 
 
 __all__ = ["Candidate", "PatternReadError", "Prediction", "classify", "classify_many", "load_model"]

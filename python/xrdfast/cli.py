@@ -164,7 +164,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for path in args.files:  # one at a time: a bad file costs only its own result
         try:
             results.append(classify_many([path], args.top_k, wavelength=args.wavelength, model=args.model,
-                                         with_prior=not args.no_prior)[0])
+                                         with_prior=not args.no_prior, match=not args.no_match)[0])
         except (PatternReadError, OSError) as error:
             print(f"xrdfast predict: error: {error}", file=sys.stderr)
             status = 1
@@ -250,6 +250,59 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_match(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from xrdfast.library import load_library
+    from xrdfast.match import match, plot_matches
+    from xrdfast.readers import PatternReadError
+
+    library = load_library(args.cifs, progress=not args.json)
+    status, results = 0, {}
+    for path in args.files:
+        try:
+            found = match(path, library, top_k=args.top, wavelength=args.wavelength)
+        except (PatternReadError, OSError, ValueError) as error:
+            print(f"xrdfast match: error: {error}", file=sys.stderr)
+            status = 1
+            continue
+        results[path] = found
+        if not args.json:
+            print(f"{path}: {len(library)} reference structures ({library.source})")
+            print("   rank  p      score  EG  SG   d-scale  shift°  w      entry            name (formula)")
+            for i, m in enumerate(found, 1):
+                print(f"   {i:4d}  {m.probability:5.3f}  {m.score:5.3f} {m.extinction_group:3d} {m.space_group:4d}  "
+                      f"{m.d_scale:7.4f} {m.shift:+6.2f}  {'' if m.fraction is None else f'{m.fraction:.2f}':5s}  "
+                      f"{m.entry_id:16s} {m.name} ({m.formula}){'  *' if m.identified else ''}")
+            if found and found[0].probability < 0.9:
+                print("   no confident match (p < 0.9): the structure may be absent from the library")
+        if args.plot:
+            out = Path(args.plot)
+            if len(args.files) > 1:
+                out = out.with_name(f"{out.stem}-{Path(path).stem}{out.suffix or '.png'}")
+            plot_matches(path, found, str(out), library, wavelength=args.wavelength, title=str(path))
+    if args.json:
+        print(json.dumps({p: [m.to_dict() for m in f] for p, f in results.items()}, indent=1))
+    return status
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    import logging
+
+    from xrdfast.library import build_library, library_path
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    library = build_library(args.cifs, workers=args.workers, progress=not args.quiet)
+    print(f"{library.source}: {len(library)} structures, {len(library.d)} lines; "
+          f"{len(library.errors)} skipped; cached in {library_path(args.cifs)}")
+    for name, error in library.errors[: None if args.errors else 10]:
+        print(f"  skipped {name}: {error}")
+    if len(library.errors) > 10 and not args.errors:
+        print(f"  ... and {len(library.errors) - 10} more (--errors lists all)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from xrdfast.demo import run
 
@@ -321,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--json", action="store_true", help="JSON instead of tables")
     pr.add_argument("--plot", help="figure of the pattern and the probabilities of the top groups")
     pr.add_argument("--no-prior", action="store_true", help="leave out the natural-frequency prior")
+    pr.add_argument("--no-match", action="store_true", help="symmetry inference only: no search-match against AMCSD")
     pr.add_argument("--model", help="a checkpoint instead of the shipped model")
     pr.set_defaults(run=_cmd_predict)
     sc = sub.add_parser("screen", help="classify every pattern of directories/globs into a table (resumable)")
@@ -350,6 +404,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ix.add_argument("--time-limit", type=float, default=2.0, help="seconds of search per pattern")
     ix.add_argument("--json", action="store_true", help="JSON instead of tables")
     ix.set_defaults(run=_cmd_index)
+    ma = sub.add_parser("match", help="search-match patterns against known structures (AMCSD or your CIFs)")
+    ma.add_argument("files", nargs="+", help="pattern files")
+    ma.add_argument("--top", type=int, default=5, help="candidates to list")
+    ma.add_argument("--cifs", help="a directory of CIFs to match against instead of AMCSD")
+    ma.add_argument("--wavelength", type=float, help="Å, when the file does not say")
+    ma.add_argument("--json", action="store_true", help="JSON instead of tables")
+    ma.add_argument("--plot", help="figure of the pattern with the matched phases' lines (one per file)")
+    ma.set_defaults(run=_cmd_match)
+    li = sub.add_parser("library", help="build the reference library for search-match (cached)")
+    li_sub = li.add_subparsers(dest="action", required=True)
+    lb = li_sub.add_parser("build", help="simulate every structure once and cache the line lists")
+    lb.add_argument("--cifs", help="a directory of CIFs (default: AMCSD through larixite)")
+    lb.add_argument("--workers", type=int, default=0, help="processes (0: one per core)")
+    lb.add_argument("--errors", action="store_true", help="list every skipped structure")
+    lb.add_argument("--quiet", action="store_true", help="no progress bar")
+    lb.set_defaults(run=_cmd_library)
     de = sub.add_parser("demo", help="simulate a few real minerals, classify them and compare with the truth")
     de.add_argument("--plot", default="xrdfast-demo.png", help="where to write the figure ('' for none)")
     de.add_argument("--model", help="a checkpoint instead of the shipped model")

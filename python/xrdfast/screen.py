@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("file", "status", "error", "warnings", "extinction_group", "symbol", "probability", "crystal_system",
            "crystal_system_probability", "abstain", "coverage", "wavelength", "wavelength_source", "space_groups",
-           "top_k")
+           "top_k", "method", "match_entry", "match_name", "match_formula", "match_probability")
 OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
 # The digits written: the model's float32 arithmetic carries ~7, and inference is batch
 # invariant (classify.BATCH), so a resumed row equals an uninterrupted one.
@@ -139,6 +139,13 @@ def classify_chunk(paths: Sequence[str], top_k: int = 5, wavelength: float | Non
                 found += predict(classifier, [q], top_k, with_prior)
             except PatternReadError as error:
                 found.append(str(error))
+    ok = [(k, q) for k, ((_, q), p) in enumerate(zip(ready, found)) if not isinstance(p, str)]
+    if ok:  # search-match against the cached reference library, when there is one (xrdfast.match)
+        from xrdfast.match import with_matches
+
+        for (k, _), p in zip(ok, with_matches([found[k] for k, _ in ok], [q.intensity for _, q in ok], top_k,
+                                               note_missing=False)):
+            found[k] = p
     for (i, _), prediction in zip(ready, found):
         rows[i] = _error_row(paths[i], prediction) if isinstance(prediction, str) else _row(paths[i], prediction)
     t2 = time.perf_counter()
@@ -158,7 +165,15 @@ def _row(path: str, p) -> dict[str, Any]:
             "abstain": p.abstain, "coverage": round(p.coverage, 4), "wavelength": p.wavelength,
             "wavelength_source": p.wavelength_source or None,
             "space_groups": " ".join(s for _, s, _ in top.space_groups[:3]),
-            "top_k": json.dumps([[c.extinction_group, round(c.probability, DIGITS)] for c in p.candidates])}
+            "top_k": json.dumps([[c.extinction_group, round(c.probability, DIGITS)] for c in p.candidates]),
+            **_match_columns(p)}
+
+
+def _match_columns(p) -> dict[str, Any]:
+    best = p.matches[0] if p.matches else None
+    return {"method": p.method, "match_entry": best.entry_id if best else None, "match_name": best.name if best else None,
+            "match_formula": best.formula if best else None,
+            "match_probability": round(best.probability, DIGITS) if best else None}
 
 
 class _Writer:

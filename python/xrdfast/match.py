@@ -1,0 +1,662 @@
+"""Search-match: which known structures of a reference library are in a measured pattern.
+
+The method is the profile search-match of the commercial programs (Match!, HighScore),
+made fast by one change of variable. Every pattern is put on a uniform grid of u = ln d:
+there a lattice strain or a solid solution (all d times s) is a shift by ln s, the same
+for every line, and K-alpha2 is a shift by ln(λ2/λ1), so a whole per-entry d-scale search
+is one matrix product of the library with a few shifted copies of the pattern (BLAS).
+
+1. The measured pattern is read onto xrdfast's Cu K-alpha1 2θ grid (``classify.prepare``:
+   any wavelength, through d), its background removed (``xrdfast.peaks``), counting noise floored, and its
+   intensities square-rooted (texture and intensity errors weigh less; the figure of merit
+   of Hanawalt-style searches is positions first).
+2. Coarse pass: every library entry, rendered once per process as a profile on a coarse u
+   grid (lines broadened by a width that is constant in 2θ, so that a zero shift of about
+   that width costs little at every angle), is compared by cosine similarity with the
+   pattern shifted over d-scales of ±3 %. The best ``COARSE_KEEP`` entries go on.
+3. Fine pass: those entries, rendered on a fine u grid with narrow lines and K-alpha2, are
+   compared with the pattern corrected for trial zero shifts and shifted over d-scales;
+   the best (scale, shift) of each gives its features: the fine cosine, the fraction of the
+   measured signal its lines explain, the fraction of its own signal the pattern holds,
+   and how far the scale and shift went.
+4. A logistic model of those features (fitted on held-out simulated patterns by
+   ``scripts/calibrate_match.py``: AMCSD structures with stage-2 nuisances, once with
+   their entry in the library and once with their whole mineral species removed) turns
+   them into the probability that the phase is present.
+5. Impurities and mixtures: the best phase, when probable, is scaled to the pattern and
+   subtracted, and the residue searched again (up to ``max_phases``); weight fractions
+   follow from the scales (Hill & Howard, J. Appl. Cryst. 20 (1987) 467).
+
+Matching measures *recognition of a known structure*, not the reading of absences:
+``classify`` keeps the two apart (``Prediction.method``).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import asdict, dataclass
+from importlib import resources
+from typing import Any, Sequence
+
+import numpy as np
+
+from xrdfast.library import Library, load_library
+
+CU_KA1, CU_KA2 = 1.540593, 1.544414   # Å: the grid of classify.prepare is Cu K-alpha1
+KA2_RATIO = 0.5
+SCALE_RANGE = 0.03                     # ± ln s searched: lattice strain, solid solution, thermal expansion
+COARSE_STEP, FINE_STEP = 2.5e-3, 1.0e-3   # u = ln d grid steps
+COARSE_WIDTH_2THETA = 0.12             # degrees: Gaussian sigma of coarse lines (tolerates zero shifts ~0.1°)
+FINE_WIDTH_2THETA = 0.04               # degrees: sigma of fine lines when a pattern's own cannot be measured
+COARSE_MIN_WIDTH, FINE_MIN_WIDTH = 2.5e-3, 1.0e-3  # u: at least one scale step
+ZERO_SHIFTS = (-0.15, -0.10, -0.05, 0.0, 0.05, 0.10, 0.15)  # degrees 2θ tried in the fine pass
+COARSE_KEEP = 48                       # entries that go on to the fine pass
+TEMPLATE_FLOOR = 0.005                 # of a template's maximum: its weakest lines are not expected to show
+NOISE_FLOOR = 3.0                      # sigmas of counting noise taken off before the square root
+PRESENT = 0.05                         # fraction of maximum (square-root scale) that counts as signal
+ACCEPT = 0.5                           # probability from which a phase is subtracted and the residue searched
+MIN_RESIDUE = 0.08                     # stop when the residue holds less than this of the signal
+
+FEATURES = ("fine_cosine", "coarse_cosine", "explained", "present", "abs_log_scale", "abs_shift", "linear_cosine",
+            "gap")
+
+
+@dataclass(frozen=True)
+class PhaseMatch:
+    """One library entry proposed for a pattern."""
+
+    entry_id: str
+    name: str
+    formula: str
+    space_group: int
+    extinction_group: int
+    score: float              # fine cosine similarity (square-root intensities), 0..1
+    probability: float        # calibrated probability that this phase is present
+    d_scale: float            # fitted d(measured) / d(library)
+    shift: float              # fitted zero shift, degrees 2θ (measured minus true)
+    fraction: float | None    # weight fraction among the identified phases (when several)
+    identified: bool          # one of the phases found by match-subtract-match
+    index: int                # row in the library
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- geometry on the u = ln d grid -------------------------------------------------------------
+@dataclass(frozen=True)
+class _Grid:
+    u0: float
+    step: float
+    n: int
+
+    @property
+    def u(self) -> np.ndarray:
+        return self.u0 + self.step * np.arange(self.n)
+
+
+def _d_of_two_theta(two_theta: np.ndarray, wavelength: float = CU_KA1) -> np.ndarray:
+    return wavelength / (2 * np.sin(np.radians(two_theta) / 2))
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(step: float) -> _Grid:
+    from xrdfast.simulate import TWO_THETA_MAX, TWO_THETA_MIN
+
+    u_lo = math.log(_d_of_two_theta(np.array(TWO_THETA_MAX))) - SCALE_RANGE - 0.01
+    u_hi = math.log(_d_of_two_theta(np.array(TWO_THETA_MIN))) + SCALE_RANGE + 0.01
+    return _Grid(u_lo, step, int(math.ceil((u_hi - u_lo) / step)) + 1)
+
+
+def _line_width(d: np.ndarray, sigma_2theta: float, minimum: float) -> np.ndarray:
+    """Gaussian sigma in u of lines at d when their width in 2θ is sigma_2theta: du = cot θ dθ."""
+    sin_t = np.clip(CU_KA1 / (2 * d), 1e-6, 1 - 1e-9)
+    cot_t = np.sqrt(1 - sin_t**2) / sin_t
+    return np.hypot(cot_t * np.radians(sigma_2theta) / 2, minimum)
+
+
+def _lp(d: np.ndarray, wavelength: float) -> np.ndarray:
+    """Bragg-Brentano Lorentz-polarisation factor (1 + cos² 2θ) / (sin² θ cos θ); 0 beyond 2θ = 180°."""
+    s = wavelength / (2 * d)
+    ok = s < 1
+    s = np.where(ok, s, 0.5)
+    c2 = 1 - 2 * s**2
+    return np.where(ok, (1 + c2**2) / (s**2 * np.sqrt(1 - s**2)), 0.0)
+
+
+def _render(rows: np.ndarray, d: np.ndarray, mf2: np.ndarray, n_rows: int, grid: _Grid, sigma_2theta: float,
+            minimum: float, kalpha2: bool) -> np.ndarray:
+    """Profiles (n_rows, grid.n) float64 of lines (row index, d, m|F|²) as Cu K-alpha patterns
+    on a u grid: Gaussians of unit... area times LP intensity, K-alpha2 at u + ln(λ1/λ2)."""
+    intensity = mf2.astype(np.float64) * _lp(d.astype(np.float64), CU_KA1)
+    u = np.log(d.astype(np.float64))
+    sigma = _line_width(d.astype(np.float64), sigma_2theta, minimum)
+    if kalpha2:
+        rows = np.concatenate([rows, rows])
+        u = np.concatenate([u, u + math.log(CU_KA1 / CU_KA2)])
+        intensity = np.concatenate([intensity, KA2_RATIO * mf2 * _lp(d.astype(np.float64), CU_KA2)])
+        sigma = np.concatenate([sigma, sigma])
+    x = (u - grid.u0) / grid.step
+    keep = (x > -10) & (x < grid.n + 10) & (intensity > 0)
+    rows, x, intensity, sigma = rows[keep], x[keep], intensity[keep], sigma[keep] / grid.step
+    half = np.ceil(3 * sigma).astype(np.int64)
+    centre = np.rint(x).astype(np.int64)
+    where, what = [], []
+    for w in np.unique(half):  # lines of one window size together: narrow lines cost narrow windows
+        sel = half == w
+        k = np.arange(-w, w + 1)
+        col = centre[sel, None] + k[None, :]                      # (lines, 2w + 1)
+        s = sigma[sel, None]
+        value = (intensity[sel, None] / (s * math.sqrt(2 * math.pi))) * np.exp(-0.5 * ((col - x[sel, None]) / s) ** 2)
+        ok = (col >= 0) & (col < grid.n)
+        where.append((rows[sel, None] * grid.n + col)[ok])
+        what.append(value[ok])
+    out = np.bincount(np.concatenate(where), weights=np.concatenate(what), minlength=n_rows * grid.n) if where \
+        else np.zeros(n_rows * grid.n)
+    return out.reshape(n_rows, grid.n)
+
+
+def _to_sqrt(profiles: np.ndarray, floor: float) -> np.ndarray:
+    """Square-root intensities with a floor (fraction of each row's maximum), unit norm rows."""
+    top = profiles.max(axis=1, keepdims=True)
+    out = np.sqrt(np.clip(profiles / np.where(top > 0, top, 1) - floor, 0, None))
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norm > 0, norm, 1)
+
+
+@dataclass
+class _Prepared:
+    """A library ready for matching: coarse templates of every entry (float32, unit rows)."""
+
+    library: Library
+    coarse: np.ndarray       # (N, n_coarse) float32
+    entry_of_line: np.ndarray
+
+
+_PREPARED: dict[int, _Prepared] = {}
+
+
+def prepare_library(library: Library) -> _Prepared:
+    """Coarse templates of a library, computed once per library object and process."""
+    key = id(library)
+    if key in _PREPARED and _PREPARED[key].library is library:
+        return _PREPARED[key]
+    grid = _grid(COARSE_STEP)
+    entry_of_line = np.repeat(np.arange(len(library)), np.diff(library.offsets))
+    coarse = np.empty((len(library), grid.n), dtype=np.float32)
+    for start in range(0, len(library), 1024):  # in blocks: the float64 scratch stays small
+        stop = min(start + 1024, len(library))
+        a, b = library.offsets[start], library.offsets[stop]
+        profiles = _render(entry_of_line[a:b] - start, library.d[a:b], library.mf2[a:b], stop - start, grid,
+                           COARSE_WIDTH_2THETA, COARSE_MIN_WIDTH, kalpha2=False)
+        coarse[start:stop] = _to_sqrt(profiles, TEMPLATE_FLOOR)
+    if len(_PREPARED) > 2:
+        _PREPARED.clear()
+    _PREPARED[key] = _Prepared(library, coarse, entry_of_line)
+    return _PREPARED[key]
+
+
+# -- the measured pattern ------------------------------------------------------------------------
+def _background(two_theta: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The background under a pattern (``xrdfast.peaks.estimate_background``: SNIP with windows
+    of a few peak widths, so that amorphous humps stay in the background)."""
+    from xrdfast.peaks import estimate_background
+
+    return np.asarray(estimate_background(two_theta, y), dtype=np.float64)
+
+
+@dataclass
+class _Measured:
+    two_theta: np.ndarray   # (n,) Cu K-alpha1 grid
+    y: np.ndarray           # background-subtracted, noise-floored, linear, max 1
+    covered: tuple[float, float]  # u range the data cover
+    width: float            # Gaussian sigma of its peaks, degrees 2θ (``peak_width``)
+
+
+def peak_width(two_theta: np.ndarray, y: np.ndarray) -> float:
+    """Typical Gaussian sigma (degrees 2θ) of a pattern's peaks, from the half-maximum lag of
+    its autocorrelation (a Gaussian of sigma s correlates to one of s·√2). Templates are
+    rendered with it: the cosine of two peaks of widths in ratio 3 is only 0.77."""
+    step = float(two_theta[1] - two_theta[0])
+    n = len(y)
+    lags = min(n, int(1.0 / step) + 2)
+    size = 1 << int(math.ceil(math.log2(n + lags)))  # a power of two: the FFT of 2 * 8501 points is slow
+    f = np.fft.rfft(y - y.mean(), size)
+    ac = np.fft.irfft(f * np.conj(f), size)[:lags]
+    if ac[0] <= 0:
+        return FINE_WIDTH_2THETA
+    below = np.flatnonzero(ac < 0.5 * ac[0])
+    if len(below) == 0:
+        return 0.15
+    k = int(below[0])
+    lag = (k - 1) + (ac[k - 1] - 0.5 * ac[0]) / max(ac[k - 1] - ac[k], 1e-300)  # linear interpolation
+    return float(np.clip(lag * step / (1.1774 * math.sqrt(2)), 0.015, 0.15))
+
+
+def _measured(two_theta: np.ndarray, raw: np.ndarray) -> _Measured:
+    """Background-free, noise-floored linear intensities (max 1) on the Cu K-alpha1 grid."""
+    raw = np.asarray(raw, dtype=np.float64)
+    nonzero = np.flatnonzero(raw != 0)
+    if len(nonzero) < 10:
+        raise ValueError("the pattern has no signal on the 5-90° (Cu K-alpha) range")
+    lo, hi = nonzero[0], nonzero[-1] + 1
+    y = np.zeros_like(raw)
+    segment = raw[lo:hi]
+    y[lo:hi] = segment - _background(two_theta[lo:hi], segment)
+    # counting noise: the spread of first differences, robustly (MAD), floored at NOISE_FLOOR sigma
+    sigma = 1.4826 * np.median(np.abs(np.diff(y[lo:hi]))) / math.sqrt(2)
+    y = np.clip(y - NOISE_FLOOR * sigma, 0, None)
+    top = y.max()
+    if top <= 0:
+        raise ValueError("the pattern has no peaks above its background and noise")
+    u = np.log(_d_of_two_theta(two_theta[[lo, hi - 1]]))
+    return _Measured(two_theta, y / top, (float(u.min()), float(u.max())), peak_width(two_theta, y))
+
+
+def _on_grid(m: _Measured, grid: _Grid, zero_shift: float = 0.0, average: bool = True) -> np.ndarray:
+    """The measured intensities on a u grid, the zero shift ``zero_shift`` removed."""
+    u_points = np.log(_d_of_two_theta(m.two_theta - zero_shift))
+    if average:  # bin means (area-preserving: a narrow peak between two grid nodes is not lost)
+        index = np.rint((u_points - grid.u0) / grid.step).astype(np.int64)
+        ok = (index >= 0) & (index < grid.n)
+        total = np.bincount(index[ok], weights=m.y[ok], minlength=grid.n)
+        count = np.bincount(index[ok], minlength=grid.n)
+        out = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+        empty = count == 0  # low angle: fewer points than bins; fill from the neighbours
+        if empty.any():
+            out[empty] = np.interp(grid.u[empty], u_points[::-1], m.y[::-1], left=0, right=0)
+        return out
+    return np.interp(grid.u, u_points[::-1], m.y[::-1], left=0, right=0)
+
+
+def _shifted(v: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(len(v), len(shifts)): column j is v[i + shifts[j]] (zero outside)."""
+    n = len(v)
+    padded = np.concatenate([np.zeros(-shifts.min() if shifts.min() < 0 else 0), v, np.zeros(max(shifts.max(), 0))])
+    base = -shifts.min() if shifts.min() < 0 else 0
+    index = base + np.arange(n)[:, None] + shifts[None, :]
+    return padded[index]
+
+
+def _shift1(v: np.ndarray, j: int) -> np.ndarray:
+    """v[i + j], zero outside."""
+    out = np.zeros_like(v)
+    if j >= 0:
+        out[: len(v) - j] = v[j:]
+    else:
+        out[-j:] = v[: len(v) + j]
+    return out
+
+
+# -- calibration -------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def calibration() -> dict[str, Any]:
+    """The logistic model of the features (``xrdfast/data/match_calibration.json``)."""
+    path = resources.files("xrdfast") / "data" / "match_calibration.json"
+    try:
+        model = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # before the first calibration: a hand-set stand-in, marked as such
+        model = {"features": list(FEATURES), "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
+                 "coef": [12.0, 0, 0, 0, 0, 0, 0, 4.0], "intercept": -9.0, "provenance": "uncalibrated default"}
+    if list(model["features"]) != list(FEATURES):
+        raise RuntimeError(f"{path}: calibrated on features {model['features']}, this code computes {FEATURES}; "
+                           "rerun scripts/calibrate_match.py")
+    return model
+
+
+def probability_of(features: np.ndarray) -> np.ndarray:
+    """Calibrated probability that a phase is present, from its (…, n_features) features."""
+    model = calibration()
+    z = (features - np.asarray(model["mean"])) / np.asarray(model["scale"])
+    logit = z @ np.asarray(model["coef"]) + float(model["intercept"])
+    return 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
+
+
+# -- one search ----------------------------------------------------------------------------------
+@dataclass
+class _Candidates:
+    index: np.ndarray        # (K,) library rows
+    features: np.ndarray     # (K, n_features)
+    d_scale: np.ndarray      # (K,)
+    shift: np.ndarray        # (K,)
+    template: np.ndarray     # (K, n_fine) linear fine templates at the fitted scale and shift (max 1)
+
+
+def _coarse(prepared: _Prepared, measured: Sequence[_Measured]) -> np.ndarray:
+    """(N, len(measured)) best coarse cosine of every entry over the d-scales, for several
+    patterns in one matrix product (the library is read once for all of them)."""
+    n_shift = int(round(SCALE_RANGE / COARSE_STEP))
+    shifts = np.arange(-n_shift, n_shift + 1)
+    columns = []
+    for m in measured:
+        c = _shifted(np.sqrt(_on_grid(m, _grid(COARSE_STEP), average=True)), shifts).astype(np.float32)
+        norms = np.linalg.norm(c, axis=0)
+        columns.append(c / np.where(norms > 0, norms, 1))
+    scores = prepared.coarse @ np.concatenate(columns, axis=1)   # (N, n_patterns * n_scales)
+    return scores.reshape(len(prepared.library), len(measured), len(shifts)).max(axis=2)
+
+
+def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None,
+            coarse_best: np.ndarray | None = None) -> _Candidates:
+    library = prepared.library
+    fine_grid = _grid(FINE_STEP)
+    # coarse: all entries x d-scales, one matrix product (or given, from a batch)
+    coarse_best = _coarse(prepared, [m])[:, 0] if coarse_best is None else coarse_best.copy()
+    if exclude is not None:
+        coarse_best[exclude] = -1
+    k = min(COARSE_KEEP, len(library))
+    keep = np.argpartition(-coarse_best, k - 1)[:k]
+    keep = keep[coarse_best[keep] > -1]
+    if len(keep) == 0:  # every entry left out
+        return _Candidates(keep, np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0), np.zeros((0, fine_grid.n)))
+    # fine: candidates x zero shifts x d-scales
+    starts = library.offsets[keep]
+    counts = np.diff(library.offsets)[keep]
+    take = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts)])
+    rows = np.repeat(np.arange(len(keep)), counts)
+    linear = _render(rows, library.d[take], library.mf2[take], len(keep), fine_grid, m.width,
+                     FINE_MIN_WIDTH, kalpha2=True)
+    lo, hi = m.covered  # only where the data are: lines beyond the measured range are not missing
+    inside = (fine_grid.u >= lo) & (fine_grid.u <= hi)
+    n_fine = int(round(SCALE_RANGE / FINE_STEP))
+    fine_shifts = np.arange(-n_fine, n_fine + 1)
+    best = np.full(len(keep), -1.0)
+    best_z = np.zeros(len(keep))
+    best_j = np.zeros(len(keep), dtype=np.int64)
+    t = np.sqrt(np.clip(linear / linear.max(axis=1, keepdims=True) - TEMPLATE_FLOOR, 0, None)).astype(np.float32)
+    # template norm inside the data, per scale: the coverage window is fixed in measured u
+    t_norms = np.sqrt((t * t) @ _shifted(inside.astype(np.float32), fine_shifts))   # (K, n_scales)
+    measured_z = {}
+    for z in ZERO_SHIFTS:
+        y = _on_grid(m, fine_grid, zero_shift=z)
+        measured_z[z] = y
+        cols = _shifted(np.sqrt(y).astype(np.float32), fine_shifts)
+        cols_n = np.linalg.norm(cols, axis=0)
+        cos = (t @ cols) / np.maximum(t_norms * cols_n[None, :], 1e-12)           # (K, n_scales)
+        j = cos.argmax(axis=1)
+        c = cos[np.arange(len(keep)), j]
+        better = c > best
+        best[better], best_z[better], best_j[better] = c[better], z, fine_shifts[j[better]]
+    features = np.zeros((len(keep), len(FEATURES)))
+    templates = np.zeros((len(keep), fine_grid.n))
+    for i in range(len(keep)):
+        y = measured_z[best_z[i]]
+        yj = _shift1(y, best_j[i])                                 # measured, aligned to the template
+        t = linear[i] / linear[i].max()
+        t_in = t * _shift1(inside.astype(np.float64), best_j[i])
+        ms, ts = np.sqrt(yj), np.sqrt(np.clip(t_in - TEMPLATE_FLOOR, 0, None))
+        ms_max, ts_max = max(ms.max(), 1e-12), max(ts.max(), 1e-12)
+        explained = float((ms * (ts > PRESENT * ts_max)).sum() / max(ms.sum(), 1e-12))
+        present = float((ts * (ms > PRESENT * ms_max)).sum() / max(ts.sum(), 1e-12))
+        linear_cos = float(yj @ t_in / max(np.linalg.norm(yj) * np.linalg.norm(t_in), 1e-12))  # intensities as they are
+        features[i, :7] = [best[i], coarse_best[keep[i]], explained, present, abs(best_j[i] * FINE_STEP), abs(best_z[i]),
+                           linear_cos]
+        # the template in measured coordinates, for subtraction: shift back by the scale
+        templates[i] = _shift1(t, -best_j[i])
+    d_scale = np.exp(best_j * FINE_STEP)
+    # gap: how much better than the best candidate of another species (negative for runners-up)
+    species = library.species[keep]
+    for i in range(len(keep)):
+        other = features[species != species[i], 0]
+        features[i, 7] = features[i, 0] - (other.max() if len(other) else 0.0)
+    return _Candidates(keep, features, d_scale, best_z, templates)
+
+
+def _fraction_scale(m: _Measured, template: np.ndarray, zero_shift: float) -> float:
+    """Scale of a linear template (measured coordinates, max 1) to the measured pattern: the
+    median ratio over the template's strong bins (robust to texture and overlaps)."""
+    y = _on_grid(m, _grid(FINE_STEP), zero_shift=zero_shift)
+    strong = template > 0.2
+    if not strong.any():
+        return 0.0
+    return float(np.median(y[strong] / template[strong]))
+
+
+def _subtract(m: _Measured, template: np.ndarray, zero_shift: float, scale: float) -> _Measured:
+    """The measured pattern less a scaled template (mapped back to 2θ), clipped at zero."""
+    grid = _grid(FINE_STEP)
+    u_points = np.log(_d_of_two_theta(m.two_theta - zero_shift))
+    t = np.interp(u_points, grid.u, template, left=0, right=0)
+    y = np.clip(m.y - scale * t, 0, None)
+    return _Measured(m.two_theta, y, m.covered, m.width)
+
+
+def _prepare_pattern(pattern: Any, wavelength: float | None) -> _Measured:
+    from xrdfast.classify import prepare
+    from xrdfast.simulate import default_grid
+
+    grid = default_grid()
+    return _measured(grid, prepare(pattern, grid, wavelength).intensity)
+
+
+def match_prepared(intensity: np.ndarray, library: Library, top_k: int = 5, max_phases: int = 3,
+                   excluded: np.ndarray | None = None) -> list[PhaseMatch]:
+    """Matches of a pattern already on the Cu K-alpha1 5-90° grid (``classify.prepare``);
+    ``excluded``: bool (N,) entries to leave out (novelty tests)."""
+    from xrdfast.simulate import default_grid
+
+    return _match(_measured(default_grid(), intensity), library, top_k, max_phases, excluded)
+
+
+def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
+           excluded: np.ndarray | None = None, coarse_best: np.ndarray | None = None) -> list[PhaseMatch]:
+    if not 1 <= top_k <= 100:
+        raise ValueError(f"top_k must be between 1 and 100, got {top_k}")
+    if not 1 <= max_phases <= 5:
+        raise ValueError(f"max_phases must be between 1 and 5, got {max_phases}")
+    prepared = prepare_library(library)
+    signal = m.y.sum()
+    found: list[tuple[int, float, float, float, float, float]] = []   # index, score, p, scale, shift, weight scale
+    first: tuple[_Candidates, np.ndarray] | None = None
+    exclude = np.zeros(len(library), dtype=bool) if excluded is None else excluded.copy()  # entries left out
+    current = m
+    for _ in range(max_phases):
+        cands = _search(prepared, current, exclude, coarse_best if current is m else None)
+        if len(cands.index) == 0:
+            break
+        p = probability_of(cands.features)
+        if first is None:
+            first = (cands, p)
+        best = int(np.argmax(p))
+        if found and p[best] < ACCEPT:
+            break
+        i = int(cands.index[best])
+        scale = _fraction_scale(current, cands.template[best], cands.shift[best])
+        found.append((i, float(cands.features[best, 0]), float(p[best]), float(cands.d_scale[best]),
+                      float(cands.shift[best]), scale))
+        if p[best] < ACCEPT:
+            break
+        exclude |= library.species == library.species[i]
+        current = _subtract(current, cands.template[best], cands.shift[best], scale)
+        if current.y.sum() < MIN_RESIDUE * signal:
+            break
+    fractions: list[float | None] = [None] * len(found)
+    identified = [p >= ACCEPT for _, _, p, _, _, _ in found]
+    if sum(identified) > 1:
+        # Hill & Howard: W ∝ S (Z M V); our templates are m|F|² LP per cell, so S is the fitted
+        # scale times the template's maximum (templates are normalised to 1)
+        weights = []
+        for (i, _, _, s, z, scale), ok in zip(found, identified):
+            d, mf2 = library.lines(i)
+            top = float((mf2 * _lp(d.astype(np.float64), CU_KA1)).max())
+            weights.append(scale / top * library.cell_mass[i] * library.volume[i] if ok else 0.0)
+        total = sum(weights)
+        fractions = [w / total if total > 0 and ok else None for w, ok in zip(weights, identified)]
+    out = [_phase(library, i, score, p, s, z, f, ok)
+           for (i, score, p, s, z, _), f, ok in zip(found, fractions, identified)]
+    seen = {library.species[i] for i, *_ in found}
+    if first is None:
+        return out
+    cands, p = first
+    for r in np.argsort(-p, kind="stable"):  # the first search's other candidates, one per species
+        if len(out) >= top_k:
+            break
+        i = int(cands.index[r])
+        if library.species[i] in seen:
+            continue
+        seen.add(library.species[i])
+        out.append(_phase(library, i, float(cands.features[r, 0]), float(p[r]), float(cands.d_scale[r]),
+                          float(cands.shift[r]), None, False))
+    return out[:top_k]
+
+
+def match_many(intensities: Sequence[np.ndarray], library: Library, top_k: int = 5, max_phases: int = 3,
+               batch: int = 16) -> list[list[PhaseMatch] | str]:
+    """``match_prepared`` for many patterns, the coarse pass batched (one matrix product per
+    ``batch`` patterns). A pattern that cannot be matched gets its error message instead."""
+    from xrdfast.simulate import default_grid
+
+    grid = default_grid()
+    prepared = prepare_library(library)
+    out: list[list[PhaseMatch] | str] = []
+    for start in range(0, len(intensities), batch):
+        measured: list[_Measured | str] = []
+        for x in intensities[start:start + batch]:
+            try:
+                measured.append(_measured(grid, x))
+            except ValueError as error:
+                measured.append(str(error))
+        ok = [m for m in measured if not isinstance(m, str)]
+        coarse = _coarse(prepared, ok) if ok else None
+        k = 0
+        for m in measured:
+            if isinstance(m, str):
+                out.append(m)
+                continue
+            out.append(_match(m, library, top_k, max_phases, coarse_best=coarse[:, k]))
+            k += 1
+    return out
+
+
+def _phase(library: Library, i: int, score: float, p: float, d_scale: float, shift: float,
+           fraction: float | None, identified: bool) -> PhaseMatch:
+    e = library.entry(i)
+    return PhaseMatch(e.entry_id, e.name, e.formula, e.space_group, e.extinction_group, round(score, 6),
+                      round(p, 6), round(d_scale, 6), round(shift, 4), None if fraction is None else round(fraction, 4),
+                      identified, i)
+
+
+def match(pattern: Any, library: Library | str | None = None, top_k: int = 5, *, wavelength: float | None = None,
+          max_phases: int = 3) -> list[PhaseMatch]:
+    """Ranked phases of a pattern (path, ``MeasuredPattern`` or (2θ, I) arrays, Cu K-alpha when
+    they say nothing) against a library: a ``Library``, a directory of CIFs, or None for
+    AMCSD (built and cached on first use). The phases found by match-subtract-match come
+    first (``identified``; weight fractions when several), then the best other candidates,
+    one per species."""
+    if not isinstance(library, Library):
+        library = load_library(library)
+    return _match(_prepare_pattern(pattern, wavelength), library, top_k, max_phases)
+
+
+def fuse(network: np.ndarray, matches: Sequence[PhaseMatch]) -> np.ndarray:
+    """Extinction-group probabilities (99,) combining the network's with the matches'.
+
+    Candidates are taken as explanations in rank order: the first is right with its
+    probability p₁, else the second with p₂, …, else the network is: p(EG) = Σᵢ pᵢ Πⱼ<ᵢ (1 − pⱼ)
+    [EGᵢ = EG] + Πᵢ (1 − pᵢ) network(EG). With no confident match the network's answer stands."""
+    network = np.asarray(network, dtype=np.float64)
+    out = np.zeros_like(network)
+    rest = 1.0
+    for m in matches:
+        p = min(max(m.probability, 0.0), 1.0)
+        out[m.extinction_group - 1] += rest * p
+        rest *= 1 - p
+    return out + rest * network / max(network.sum(), 1e-300)
+
+
+def plot_matches(pattern: Any, matches: Sequence[PhaseMatch], path: str, library: Library | str | None = None,
+                 wavelength: float | None = None, title: str = "") -> None:
+    """The measured pattern (Cu K-alpha1 2θ) with each matched phase's lines as sticks below it,
+    at the fitted d-scale and zero shift."""
+    from xrdfast.plotting import pyplot
+    from xrdfast.simulate import default_grid
+
+    plt = pyplot()
+    if not isinstance(library, Library):
+        library = load_library(library)
+    grid = default_grid()
+    m = _prepare_pattern(pattern, wavelength)
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(grid, m.y, color="k", lw=0.6, label="measured (background removed)")
+    for k, pm in enumerate(matches[:5]):
+        d, mf2 = library.lines(pm.index)
+        d = d.astype(np.float64) * pm.d_scale
+        s = CU_KA1 / (2 * d)
+        ok = s < 1
+        two_theta = 2 * np.degrees(np.arcsin(s[ok])) + pm.shift
+        height = mf2[ok] * _lp(d[ok], CU_KA1)
+        height = height / max(height.max(), 1e-300)
+        inside = (two_theta >= grid[0]) & (two_theta <= grid[-1]) & (height > 0.01)
+        base = -0.12 * (k + 1)
+        ax.vlines(two_theta[inside], base, base + 0.1 * height[inside], color=f"C{k}", lw=0.8,
+                  label=f"{pm.name} ({pm.entry_id}) p = {pm.probability:.2f}" + (f", w = {pm.fraction:.2f}" if pm.fraction else ""))
+    ax.set(xlabel="2θ (°, Cu K-alpha1)", ylabel="intensity (normalised)", title=title[:80])
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+MATCHED = 0.9   # a match this probable names the pattern's extinction group: Prediction.method = "matched"
+
+
+def _library_for_classify(library: Library | str | None) -> tuple[Library | None, str]:
+    """The library classify matches against, or (None, why not). AMCSD is built on first use
+    unless XRDFAST_LIBRARY_AUTOBUILD=0 (then only a cached library is used)."""
+    import os
+
+    from xrdfast.library import cache_dir, library_path
+
+    if isinstance(library, Library):
+        return library, ""
+    try:
+        if os.environ.get("XRDFAST_LIBRARY_AUTOBUILD", "1") == "0" and not library_path(library).exists():
+            return None, (f"no reference library in {cache_dir()} (run 'xrdfast library build'); "
+                          "symmetry inference only")
+        return load_library(library), ""
+    except (ValueError, OSError) as error:
+        return None, f"no reference library ({error}); symmetry inference only"
+
+
+def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], top_k: int = 5,
+                 library: Library | str | None = None, note_missing: bool = True) -> list[Any]:
+    """``classify``'s predictions with search-match evidence: each pattern (on the Cu
+    K-alpha1 grid of ``classify.prepare``) is matched, the network's extinction-group
+    probabilities fused with the matches (``fuse``), and ``method`` set to "matched" when
+    the best match has probability >= MATCHED (``note_missing``: say so in the warnings
+    when there is no library). The network's top-k is all that is kept of
+    its distribution; the rest of its mass is spread evenly over the other groups."""
+    import dataclasses
+
+    from xrdfast.classify import _candidate, _systems
+
+    lib, why = _library_for_classify(library)
+    if lib is None:
+        return [dataclasses.replace(p, warnings=[*p.warnings, why]) if note_missing else p for p in predictions]
+    names, system_of = _systems()
+    out = []
+    for prediction, matches in zip(predictions, match_many(list(intensities), lib, top_k=top_k)):
+        if isinstance(matches, str):  # no signal left after background: nothing to match
+            out.append(dataclasses.replace(prediction, warnings=[*prediction.warnings, f"no match: {matches}"]))
+            continue
+        network = np.zeros(99)
+        for c in prediction.candidates:
+            network[c.extinction_group - 1] = c.probability
+        rest = max(0.0, 1.0 - network.sum())
+        empty = network == 0
+        network[empty] = rest / max(int(empty.sum()), 1)
+        fused = fuse(network, matches)
+        order = np.argsort(-fused, kind="stable")[:len(prediction.candidates)]
+        marginal = dict(zip(names, np.bincount(system_of, weights=fused, minlength=len(names)).tolist()))
+        best = matches[0] if matches else None
+        matched = best is not None and best.probability >= MATCHED
+        out.append(dataclasses.replace(
+            prediction, candidates=[_candidate(int(i) + 1, float(fused[i])) for i in order],
+            crystal_system=max(marginal, key=marginal.get), crystal_system_probabilities=marginal,
+            abstain=bool(prediction.abstain and not matched and fused[order[0]] < prediction.threshold),
+            method="matched" if matched else "network only", match=best if matched else None, matches=matches))
+    return out
+
+
+__all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_many", "match_prepared", "plot_matches", "prepare_library", "probability_of",
+           "with_matches"]
