@@ -5,14 +5,19 @@
 
 namespace py = pybind11;
 
+void add_symop(py::module_& m);
 void add_spacegroup(py::module_& m);
 void add_extinction(py::module_& m);
 void add_subgroups(py::module_& m);
 void add_scattering(py::module_& m);
+void add_crystal(py::module_& m);
 void add_simulate(py::module_& m);
-void add_cuda(py::module_& m);
-void add_random(py::module_& m);
+void add_simulate_cuda(py::module_& m);
+void add_wyckoff(py::module_& m);
+void add_random_crystal(py::module_& m);
 void add_curriculum(py::module_& m);
+void add_peaks(py::module_& m);
+void add_interrupt(py::module_& m);
 void add_indexing(py::module_& m);
 
 #ifndef XRDFAST_VERSION
@@ -21,14 +26,19 @@ void add_indexing(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "xrdfast native core: space groups, extinction groups, powder simulation";
+  add_symop(m);
   add_spacegroup(m);
   add_extinction(m);
   add_subgroups(m);
   add_scattering(m);
+  add_crystal(m);
   add_simulate(m);
-  add_cuda(m);
-  add_random(m);
+  add_simulate_cuda(m);
+  add_wyckoff(m);
+  add_random_crystal(m);
   add_curriculum(m);
+  add_peaks(m);
+  add_interrupt(m);
   add_indexing(m);
   m.def("build_info", [] {
     py::dict info;

@@ -16,6 +16,7 @@ from xrdfast._core import (
     rule_bit_names,
 )
 from xrdfast.classify import Candidate, Prediction, classify, classify_many
+from xrdfast.peaks import estimate_background, find_peaks
 from xrdfast.indexing import IndexingSolution, index, index_many
 from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
 from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
@@ -33,6 +34,8 @@ __all__ = [
     "Prediction",
     "classify",
     "classify_many",
+    "estimate_background",
+    "find_peaks",
     "IndexingSolution",
     "index",
     "index_many",

@@ -10,6 +10,9 @@
 
 #include <Eigen/Dense>
 
+#include <array>
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,13 @@ namespace xrdfast {
 
 constexpr double kSpecialPositionTolerance = 0.05;  // Å: images closer than this merge
 constexpr double kOverlapDistance = 0.5;            // Å: distinct sites closer than this overlap
+// What a real crystal can be. Lattice parameters: the shortest of any known structure are
+// ~2.2 Å (Be, graphite a = 2.46 Å), the longest powder cells (proteins, zeolites) a few
+// hundred Å; outside 1..1000 Å a cell is a unit mistake (pm, nm) or garbage, and a = 1e12 Å
+// would overflow the reflection bounds. Fractional coordinates: any value is an image of
+// one in 0..1, but one beyond +-100 is a typo, not a structure.
+constexpr double kMinCellLength = 1.0, kMaxCellLength = 1000.0;  // Å
+constexpr double kMaxFractional = 100.0;
 
 struct Site {
   std::string label;         // "Fe1"; used in error messages
@@ -66,5 +76,17 @@ class Crystal {
   std::vector<Atom> atoms_;
   double cell_mass_ = 0;
 };
+
+// A crystal from per-site columns, as Python gives them: labels, scattering-type labels
+// ("Fe2+"), fractional coordinates frac[n_rows x n_cols] (row-major), occupancies and B.
+// Throws std::invalid_argument naming the crystal (and the site, where one is at fault) when
+// the columns do not describe the same sites (frac must be n x 3), a type is unknown, or the
+// Crystal constructor refuses the structure.
+std::shared_ptr<Crystal> crystal_from_columns(const std::string& name, const std::array<double, 6>& cell,
+                                              const std::vector<SymOp>& operations,
+                                              const std::vector<std::string>& labels,
+                                              const std::vector<std::string>& types, const double* frac,
+                                              std::size_t frac_rows, std::size_t frac_cols,
+                                              const std::vector<double>& occupancy, const std::vector<double>& b_iso);
 
 }  // namespace xrdfast

@@ -14,7 +14,7 @@ namespace py = pybind11;
 using namespace xrdfast;
 using bind::PhaseList;
 
-void add_cuda(py::module_& m) {
+void add_simulate_cuda(py::module_& m) {
   m.def("cuda_available", &cuda_available,
         "Whether this build has the CUDA kernels and a CUDA device is visible (never raises).");
 
