@@ -109,8 +109,7 @@ HAND_MADE = [
     ((10.2, 6.0, 4.75, 90, 90, 90), "Pnma", "oP"),
     ((4.28, 9.71, 7.48, 90, 90, 90), "Cmcm", "oC"),
     ((7.1, 5.2, 9.9, 90, 104.5, 90), "P21/c", "mP"),
-    pytest.param((9.75, 8.9, 5.25, 90, 105.9, 90), "C2/c", "mC", marks=pytest.mark.xfail(
-        reason="C-centred monoclinic with a c glide: no zone of the first lines leads to it yet (known gap)")),
+    ((9.75, 8.9, 5.25, 90, 105.9, 90), "C2/c", "mC"),
     ((5.1, 7.3, 9.2, 80.0, 105.0, 95.0), "P-1", "aP"),
 ]
 
