@@ -581,6 +581,15 @@ Conventional conventional_cell(const Matrix3d& g, double tol) {
         else if (cen == 'I') { M = rows(add(a, c), b, c); }   // a + c makes the centring C
         cen = centring_of(M);
         Vec3i A{M[0][0], M[0][1], M[0][2]}, B{M[1][0], M[1][1], M[1][2]}, C{M[2][0], M[2][1], M[2][2]};
+        if (cen == 'C') {  // c + n a keeps the C centring: the choice with beta nearest 90 deg
+          Vec3i best = C;
+          for (int n = -2; n <= 2; ++n) {
+            const Vec3i c2{C[0] + n * A[0], C[1] + n * A[1], C[2] + n * A[2]};
+            auto cosb = [&](const Vec3i& v) { return std::abs(dot(g, A, v)) / std::sqrt(dot(g, A, A) * dot(g, v, v)); };
+            if (cosb(c2) < cosb(best) - 1e-9) best = c2;
+          }
+          C = best;
+        }
         if (dot(g, A, C) > 0) { A = neg(A); B = neg(B); }  // beta >= 90
         if ((cen == 'P' || cen == 'C') && finish(rows(A, B, C), "m", Form::MonoclinicB)) return out;
       }
@@ -835,9 +844,10 @@ struct Search {
   // zone), one of them zero the monoclinic cells with the unique axis in the zone.
   void from_zones(bool triclinic) {
     const auto zs = zones(triclinic ? 50 : 150);
-    const int nc = std::min(12, L.n);
     for (const Zone& z : zs) {
       const double A = z.q1, B = z.q2, F = z.r;
+      const bool rhombic = !triclinic && F != 0 && std::abs(A - B) <= 1e-3 * A;
+      const int nc = std::min(rhombic ? L.n_score : 12, L.n);  // c* of mC often comes late, as 002
       for (int m = 0; m < nc; ++m)
         for (int n = 1; n <= 2; ++n) {
           if (time_up()) return;
@@ -845,6 +855,14 @@ struct Search {
           const bool oblique = F != 0;
           if (!triclinic && oblique) {  // monoclinic, unique axis normal to the zone
             consider(gs_of({A, B, C, 0, 0, F}), Form::Triclinic);
+            // C-centred monoclinic: the primitive reciprocal axes (110)* and (1-10)* span a
+            // rhombic zone (Q1 = Q2) and make equal angles with c*, so D = +-E.
+            if (rhombic)
+              for (double d : cross_terms(B, C, false, 5)) {
+                if (d == 0) continue;
+                consider(gs_of({A, B, C, d, d, F}), Form::Triclinic);
+                consider(gs_of({A, B, C, d, -d, F}), Form::Triclinic);
+              }
             continue;
           }
           const std::vector<double> ds = cross_terms(B, C, false, triclinic ? 5 : 5);
@@ -1040,7 +1058,7 @@ bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
 // One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
 // each search within the one time cap, then the best trials of each refined to solutions.
 template <typename Add, typename Done>
-void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset,
+void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset, bool low,
                  Clock::time_point start, Add&& add_solution, Done&& convincing) {
   Search S(L, opt, deadline, offset);
   // The best trials of a search (one per cell: the same G* comes from other lines and
@@ -1082,11 +1100,14 @@ void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
       }
     }
   };
-  run([&] { S.cubic(); });
-  if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
-  if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
-  if (opt.lowest_system >= 3 && !convincing()) run([&] { S.from_zones(false); });
-  if (opt.lowest_system >= 4 && !convincing()) run([&] { S.from_zones(true); });
+  if (!low) {
+    run([&] { S.cubic(); });
+    if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
+    if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
+  } else {
+    if (opt.lowest_system >= 3 && !convincing()) run([&] { S.from_zones(false); });
+    if (opt.lowest_system >= 4 && !convincing()) run([&] { S.from_zones(true); });
+  }
 }
 
 }  // namespace
@@ -1154,21 +1175,26 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
     cands.push_back(std::move(c));
   };
   // A zero shift (or a sample displacement, nearly constant at low angles) beyond the search
-  // tolerance hides the trial cells, whose base lines carry it too: the search runs again on
-  // positions corrected by +-0.1 deg, and the refinement takes it from there. The monoclinic
-  // and triclinic searches run only while no convincing cell has been found.
+  // tolerance hides the trial cells, whose base lines carry it too: unless a convincing cell
+  // has been found, the search runs again on positions corrected by +-0.1 deg, and the
+  // refinement takes it from there. The monoclinic and triclinic searches likewise run only
+  // while no convincing cell has been found.
   auto convincing = [&] {
     for (const Candidate& c : cands) {
       int miss = 0;
       for (int i = 0; i < L.n_score; ++i) miss += !c.indexed[size_t(i)];
-      if (c.sol.m20 >= 20 && miss <= 1) return true;
+      // and not a large cell that fits by the density of its lines (at most two calculated
+      // lines per observed one)
+      if (c.sol.m20 >= 20 && miss <= 1 && c.sol.f_n_n_possible <= 2 * c.sol.f_n_n) return true;
     }
     return false;
   };
-  for (double offset : {0.0, 0.1, -0.1}) {
-    if (offset != 0.0 && (!opt.refine_zero || Clock::now() > deadline)) break;
-    search_pass(L, opt, deadline, offset, start, add_solution, convincing);
-  }
+  // The cheap high-symmetry searches at all three offsets first, then the low ones.
+  for (bool low : {false, true})
+    for (double offset : {0.0, 0.1, -0.1}) {
+      if (offset != 0.0 && (!opt.refine_zero || convincing() || Clock::now() > deadline)) break;
+      search_pass(L, opt, deadline, offset, low, start, add_solution, convincing);
+    }
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))
     std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());

@@ -112,6 +112,27 @@ class _Lines:
     sigma: float | None  # median position uncertainty, deg 2theta
 
 
+# K-alpha1 -> K-alpha2 wavelengths (Å) of the common anodes (Hoelzer et al., Phys. Rev. A 56
+# (1997) 4554): a peak list that kept K-alpha2 shoulders as lines would index as nonsense.
+_KALPHA2 = {1.540593: 1.544414, 0.709317: 0.713607, 1.788965: 1.792850, 1.936042: 1.939980, 2.289760: 2.293663}
+
+
+def _drop_kalpha2(tt: np.ndarray, height: np.ndarray, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
+    """Remove lines at the K-alpha2 position (within 0.015 deg) of a line at least 1.4 times
+    as high (the doublet's ratio is 2)."""
+    lam2 = next((v for k, v in _KALPHA2.items() if abs(k - wavelength) < 2e-4), None)
+    if lam2 is None or tt.size < 2:
+        return tt, height
+    s = np.clip(lam2 / wavelength * np.sin(np.radians(tt) / 2), -1, 1)
+    tt2 = 2 * np.degrees(np.arcsin(s))  # where each line's K-alpha2 falls
+    drop = np.zeros(tt.size, dtype=bool)
+    for i in range(tt.size):
+        near = np.abs(tt - tt2[i]) < 0.015
+        near[i] = False
+        drop |= near & (height * 1.4 <= height[i])
+    return tt[~drop], height[~drop]
+
+
 def _from_d(d: np.ndarray, wavelength: float | None) -> tuple[np.ndarray, float]:
     d = np.asarray(d, dtype=float)
     if wavelength is None:
@@ -148,11 +169,14 @@ def _lines_of(peaks: Any, wavelength: float | None, positions: str) -> _Lines:
                 wavelength = float(np.median(lam)) if lam.size else None
             refine = wavelength is not None
             tt, wavelength = _from_d(d, wavelength)
+            if refine:
+                tt, height = _drop_kalpha2(tt, height, wavelength)
             return _Lines(tt, height, wavelength, refine, sigma)
         if "two_theta" in names:
             if wavelength is None:
                 raise ValueError("index: a peak list in 2theta needs the wavelength (wavelength=..., Å)")
-            return _Lines(_check(peaks["two_theta"], "2theta positions"), height, float(wavelength), True, sigma)
+            tt, height = _drop_kalpha2(_check(peaks["two_theta"], "2theta positions"), height, float(wavelength))
+            return _Lines(tt, height, float(wavelength), True, sigma)
         raise ValueError(f"index: a peak table needs a 'd' or 'two_theta' field, got fields {names}")
     arr = np.asarray(peaks)
     if arr.dtype == object or arr.ndim != 1 or arr.dtype.kind not in "iuf":
