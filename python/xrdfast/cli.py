@@ -38,6 +38,7 @@ def _cmd_sg(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from xrdfast.readers import ANODE_WAVELENGTHS
     from xrdfast.simulate import grid_from_range, simulate
     from xrdfast.structure import from_cif
 
@@ -46,7 +47,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     symmetry_note = _full_symmetry(crystal)
     if symmetry_note:
         crystal, symmetry_note = symmetry_note
-    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == CU_KA1 else 0.0)
+    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (ANODE_WAVELENGTHS["Cu"][1] if args.wavelength == CU_KA1 else 0.0)
     pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
                        crystallite_size=args.size)
     if args.output:

@@ -16,8 +16,8 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from xrdfast import _core
-
-CU_KA1 = 1.540593  # Å, the nominal wavelength when only d-spacings are given
+from xrdfast.grid import CU_KA1  # Å, the nominal wavelength when only d-spacings are given
+from xrdfast.readers import ANODE_WAVELENGTHS
 
 LINE_DTYPE = np.dtype([("hkl", "i4", (3,)), ("two_theta_obs", "f8"), ("two_theta_calc", "f8"),
                        ("delta", "f8"), ("d_obs", "f8"), ("d_calc", "f8")])
@@ -112,9 +112,9 @@ class _Lines:
     sigma: float | None  # median position uncertainty, deg 2theta
 
 
-# K-alpha1 -> K-alpha2 wavelengths (Å) of the common anodes (Hoelzer et al., Phys. Rev. A 56
-# (1997) 4554): a peak list that kept K-alpha2 shoulders as lines would index as nonsense.
-_KALPHA2 = {1.540593: 1.544414, 0.709317: 0.713607, 1.788965: 1.792850, 1.936042: 1.939980, 2.289760: 2.293663}
+# K-alpha1 -> K-alpha2 wavelengths (Å) of the common anodes (the readers' table, Hoelzer et
+# al. 1997): a peak list that kept K-alpha2 shoulders as lines would index as nonsense.
+_KALPHA2 = dict(ANODE_WAVELENGTHS.values())
 
 
 def _drop_kalpha2(tt: np.ndarray, height: np.ndarray, wavelength: float) -> tuple[np.ndarray, np.ndarray]:

@@ -42,8 +42,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xrdfast.library import Library, load_library
+from xrdfast.readers import ANODE_WAVELENGTHS
 
-CU_KA1, CU_KA2 = 1.540593, 1.544414   # Å: the grid of classify.prepare is Cu K-alpha1
+CU_KA1, CU_KA2 = ANODE_WAVELENGTHS["Cu"]   # Å: the grid of classify.prepare is Cu K-alpha1
 KA2_RATIO = 0.5
 SCALE_RANGE = 0.03                     # ± ln s searched: lattice strain, solid solution, thermal expansion
 COARSE_STEP, FINE_STEP = 2.5e-3, 1.0e-3   # u = ln d grid steps
@@ -101,10 +102,10 @@ def _d_of_two_theta(two_theta: np.ndarray, wavelength: float = CU_KA1) -> np.nda
 
 @functools.lru_cache(maxsize=4)
 def _grid(step: float) -> _Grid:
-    from xrdfast.simulate import TWO_THETA_MAX, TWO_THETA_MIN
+    from xrdfast.grid import DEFAULT_GRID
 
-    u_lo = math.log(_d_of_two_theta(np.array(TWO_THETA_MAX))) - SCALE_RANGE - 0.01
-    u_hi = math.log(_d_of_two_theta(np.array(TWO_THETA_MIN))) + SCALE_RANGE + 0.01
+    u_lo = math.log(_d_of_two_theta(np.array(DEFAULT_GRID.two_theta_max))) - SCALE_RANGE - 0.01
+    u_hi = math.log(_d_of_two_theta(np.array(DEFAULT_GRID.two_theta_min))) + SCALE_RANGE + 0.01
     return _Grid(u_lo, step, int(math.ceil((u_hi - u_lo) / step)) + 1)
 
 
