@@ -13,6 +13,7 @@ void add_simulate(py::module_& m);
 void add_cuda(py::module_& m);
 void add_random(py::module_& m);
 void add_curriculum(py::module_& m);
+void add_evidence(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -28,6 +29,7 @@ PYBIND11_MODULE(_core, m) {
   add_cuda(m);
   add_random(m);
   add_curriculum(m);
+  add_evidence(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;
