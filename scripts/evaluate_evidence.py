@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=TEST_SEED)
     ap.add_argument("--exclude-test", type=int, default=0, help="drop the first N test-set minerals (for fitting sets)")
     ap.add_argument("--save", default=None)
+    ap.add_argument("--option", action="append", default=[], help="EvidenceOptions field=value, e.g. intensity_error=0.05")
     ap.add_argument("--network", action="store_true", help="also run the network (for fusion)")
     args = ap.parse_args()
     exclude = {m.amcsd_id for m, _ in test_items(args.exclude_test, TEST_SEED)} if args.exclude_test else set()
@@ -64,6 +65,10 @@ def main() -> None:
     grid = default_grid()
     result = simulate_batch([m.crystal for m, _ in items], [p for _, p in items], grid=grid, seed=args.seed)
     labels = np.array([m.extinction_group for m, _ in items])
+    options = _core.EvidenceOptions()
+    for kv in args.option:
+        k, v = kv.split("=")
+        setattr(options, k, type(getattr(options, k))(float(v)))
     rel = np.full((len(items), 99), np.nan)
     times = []
     failures = 0
@@ -77,7 +82,7 @@ def main() -> None:
         t = time.perf_counter()
         try:
             ev = extinction_evidence(grid, pattern.astype(float), mineral.crystal.cell, lattice_of(mineral.space_group),
-                                     instrument=ins)
+                                     instrument=ins, options=options)
         except ValueError as error:
             failures += 1
             print("fail", mineral.amcsd_id, error)
@@ -90,8 +95,18 @@ def main() -> None:
     print(f"{ok.sum()} patterns ({failures} failed), evidence alone with the true cell: "
           f"top-1 {100 * np.mean(rank[ok] < 1):.1f} %, top-5 {100 * np.mean(rank[ok] < 5):.1f} %; "
           f"median {1000 * np.median(times):.0f} ms, mean {1000 * np.mean(times):.0f} ms per pattern")
+    if args.network:
+        from xrdfast.classify import load_model
+        from xrdfast.fusion import FUSION, fuse
+
+        net = np.exp(load_model().log_probabilities(result.patterns.astype(np.float32), with_prior=True).astype(float))
+        net /= net.sum(1, keepdims=True)
+        fused = fuse(net, rel)
+        for name, p in (("network alone", net), ("fused", fused)):
+            r = (p > p[np.arange(len(labels)), labels - 1][:, None]).sum(1)
+            print(f"{name}: top-1 {100 * np.mean(r[ok] < 1):.1f} %, top-5 {100 * np.mean(r[ok] < 5):.1f} %")
     if args.save:
-        np.savez_compressed(args.save, rel=rel, labels=labels, patterns=result.patterns,
+        np.savez_compressed(args.save, rel=rel, network=net if args.network else np.zeros(0), labels=labels, patterns=result.patterns,
                             ids=np.array([m.amcsd_id for m, _ in items]))
 
 

@@ -94,6 +94,7 @@ void add_evidence(py::module_& m) {
       .def_readwrite("max_density", &EvidenceOptions::max_density)
       .def_readwrite("max_composites", &EvidenceOptions::max_composites)
       .def_readwrite("model_error", &EvidenceOptions::model_error)
+      .def_readwrite("intensity_error", &EvidenceOptions::intensity_error)
       .def_readwrite("background_terms", &EvidenceOptions::background_terms)
       .def_readwrite("coupling_cut", &EvidenceOptions::coupling_cut)
       .def_readwrite("metric_tolerance", &EvidenceOptions::metric_tolerance);

@@ -181,44 +181,56 @@ std::vector<Block> blocks_of(const NormalEquations& ne, double cut) {
   return out;
 }
 
-// Dense Cholesky of N restricted to `idx`, with a ridge that grows until it succeeds.
-Eigen::LLT<Eigen::MatrixXd> cholesky(const NormalEquations& ne, const std::vector<int>& idx) {
-  const int m = static_cast<int>(idx.size());
+// N restricted to a block, dense.
+Eigen::MatrixXd dense_block(const NormalEquations& ne, int begin, int end) {
+  const int m = end - begin;
   Eigen::MatrixXd a = Eigen::MatrixXd::Zero(m, m);
-  std::unordered_map<int, int> pos;
-  for (int p = 0; p < m; ++p) pos[idx[size_t(p)]] = p;
   for (int p = 0; p < m; ++p) {
-    const int j = idx[size_t(p)];
-    a(p, p) = ne.diag[size_t(j)];
-    for (const auto& [k, v] : ne.rows[size_t(j)]) {
-      auto it = pos.find(k);
-      if (it != pos.end()) a(p, it->second) = v;
-    }
+    a(p, p) = ne.diag[size_t(begin + p)];
+    for (const auto& [k, v] : ne.rows[size_t(begin + p)])
+      if (k >= begin && k < end) a(p, k - begin) = v;
   }
+  return a;
+}
+
+// The measured intensities of one block as the likelihood sees them: precision Q and
+// right-hand side Q I_hat, where I_hat is the unconstrained least-squares extraction with
+// covariance C = N^-1, widened by an intensity error proportional to the Wilson mean
+// (profile-shape and tail mismatch, impurity lines): Q = (C + D)^-1.
+struct BlockData {
+  int begin = 0;
+  Eigen::MatrixXd q;
+  Eigen::VectorXd rhs;
+};
+
+Eigen::LLT<Eigen::MatrixXd> robust_llt(Eigen::MatrixXd a) {
+  const Eigen::VectorXd d = a.diagonal();
   for (double ridge = kRidge;; ridge *= 100) {
     Eigen::MatrixXd r = a;
-    for (int p = 0; p < m; ++p) r(p, p) *= 1 + ridge;
+    for (int p = 0; p < r.rows(); ++p) r(p, p) = d(p) * (1 + ridge) + (d(p) == 0 ? 1e-300 : 0);
     Eigen::LLT<Eigen::MatrixXd> llt(r);
     if (llt.info() == Eigen::Success || ridge > 1) return llt;
   }
 }
 
-// log of the integral over I_P >= 0 of exp(I.b - I.N.I/2) prod_j lambda_j exp(-lambda_j I_j),
+// log of the integral over I_P >= 0 of exp(I.r - I.Q.I/2) prod_j lambda_j exp(-lambda_j I_j),
 // for the composites of one block with allowed fractions f (the forbidden ones held at zero).
-double block_log_likelihood(const NormalEquations& ne, const Block& blk, const std::vector<float>& allowed,
+double block_log_likelihood(const BlockData& blk, const std::vector<float>& allowed,
                             const std::vector<double>& wilson_mean) {
   std::vector<int> idx;
-  for (int j = blk.begin; j < blk.end; ++j)
-    if (allowed[size_t(j)] > 0) idx.push_back(j);
+  for (int p = 0; p < blk.q.rows(); ++p)
+    if (allowed[size_t(blk.begin + p)] > 0) idx.push_back(p);
   if (idx.empty()) return 0.0;
   const int m = static_cast<int>(idx.size());
   Eigen::VectorXd c(m), lambda(m);
+  Eigen::MatrixXd a(m, m);
   for (int p = 0; p < m; ++p) {
-    const int j = idx[size_t(p)];
+    const int j = blk.begin + idx[size_t(p)];
     lambda(p) = 1.0 / (allowed[size_t(j)] * wilson_mean[size_t(j)]);
-    c(p) = ne.rhs[size_t(j)] - lambda(p);
+    c(p) = blk.rhs(idx[size_t(p)]) - lambda(p);
+    for (int q = 0; q < m; ++q) a(p, q) = blk.q(idx[size_t(p)], idx[size_t(q)]);
   }
-  const auto llt = cholesky(ne, idx);
+  const auto llt = robust_llt(a);
   const Eigen::MatrixXd l = llt.matrixL();
   const Eigen::VectorXd mean = llt.solve(c);
   const Eigen::MatrixXd l_inv = l.triangularView<Eigen::Lower>().solve(Eigen::MatrixXd::Identity(m, m));
@@ -458,16 +470,20 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
   res.intensity = x;
   res.sigma.assign(size_t(n), 0.0);
   res.correlation_next.assign(size_t(n), 0.0);
+  std::vector<Eigen::MatrixXd> covariances;
+  std::vector<Eigen::VectorXd> unconstrained;
   for (const Block& b : blocks) {
-    std::vector<int> idx;
-    for (int j = b.begin; j < b.end; ++j) idx.push_back(j);
-    const auto llt = cholesky(ne, idx);
     const int m = b.end - b.begin;
-    const Eigen::MatrixXd cov = llt.solve(Eigen::MatrixXd::Identity(m, m));
+    const auto llt = robust_llt(dense_block(ne, b.begin, b.end));
+    Eigen::MatrixXd cov = llt.solve(Eigen::MatrixXd::Identity(m, m));
+    Eigen::VectorXd rhs(m);
+    for (int p = 0; p < m; ++p) rhs(p) = ne.rhs[size_t(b.begin + p)];
+    unconstrained.push_back(llt.solve(rhs));
     for (int p = 0; p < m; ++p) {
       res.sigma[size_t(b.begin + p)] = std::sqrt(std::max(cov(p, p), 0.0));
       if (p + 1 < m) res.correlation_next[size_t(b.begin + p)] = cov(p, p + 1) / std::sqrt(cov(p, p) * cov(p + 1, p + 1));
     }
+    covariances.push_back(std::move(cov));
   }
 
   // --- Wilson means: a local Wilson plot of the extracted intensities --------------------------
@@ -488,6 +504,18 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
   for (int j = 0; j < n; ++j)  // never below the noise: a prior narrower than sigma says nothing
     res.wilson_mean[size_t(j)] = std::max({res.wilson_mean[size_t(j)], res.sigma[size_t(j)], 1e-6 * e_max});
 
+  std::vector<BlockData> block_data;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    Eigen::MatrixXd c = covariances[b];
+    for (int p = 0; p < c.rows(); ++p) c(p, p) += std::pow(opt.intensity_error * res.wilson_mean[size_t(blocks[b].begin + p)], 2);
+    const auto llt = robust_llt(c);
+    BlockData bd;
+    bd.begin = blocks[b].begin;
+    bd.q = llt.solve(Eigen::MatrixXd::Identity(c.rows(), c.cols()));
+    bd.rhs = llt.solve(unconstrained[b]);
+    block_data.push_back(std::move(bd));
+  }
+
   // --- every compatible setting: its allowed fractions and likelihood ---------------------------
   const std::vector<CompatibleSetting> candidates = compatible_settings(cell, system, opt.metric_tolerance);
   std::map<int, std::vector<int>> by_group;  // eg -> indices into res.settings
@@ -507,7 +535,7 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
     for (size_t b = 0; b < blocks.size(); ++b) {
       const std::uint64_t h = hash_slice(allowed, blocks[b]) * 31 + b;
       auto it = cache.find(h);
-      if (it == cache.end()) it = cache.emplace(h, block_log_likelihood(ne, blocks[b], allowed, res.wilson_mean)).first;
+      if (it == cache.end()) it = cache.emplace(h, block_log_likelihood(block_data[b], allowed, res.wilson_mean)).first;
       ll += it->second;
     }
     seen[key] = static_cast<int>(res.settings.size());

@@ -49,9 +49,10 @@ struct Instrument {
 
 struct EvidenceOptions {
   double merge_fwhm = 0.15;         // reflections closer than this many FWHM form one composite
-  double max_density = 1.2;         // stop at the 2theta where composites per FWHM exceed this
+  double max_density = 0.25;        // stop where composites per FWHM exceed this (fitted on held-out AMCSD, seed 777)
   int max_composites = 600;         // and after this many (the rest carry little absence information)
   double model_error = 0.03;        // relative profile error added to the counting variance
+  double intensity_error = 0.05;    // intensity error, as a fraction of the Wilson mean, added to the extraction's
   int background_terms = 8;         // Chebyshev terms refined on top of the given background
   double coupling_cut = 2e-3;       // normal-matrix correlations below this split the likelihood into blocks
   double metric_tolerance = 4e-3;   // |R^T G R - G| / max(G_ii) for a setting to fit the cell
