@@ -1,6 +1,7 @@
 // Bindings for evidence.hpp: declarations and array plumbing only.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/eigen.h>
 #include <pybind11/stl.h>
 
 #include <array>
@@ -98,6 +99,11 @@ void add_evidence(py::module_& m) {
       .def_readwrite("background_terms", &EvidenceOptions::background_terms)
       .def_readwrite("coupling_cut", &EvidenceOptions::coupling_cut)
       .def_readwrite("metric_tolerance", &EvidenceOptions::metric_tolerance);
+  m.def("gaussian_wilson_log_likelihood", [](const Eigen::MatrixXd& q, const Eigen::VectorXd& rhs,
+                                             const std::vector<float>& allowed, const std::vector<double>& wilson_mean) {
+    return gaussian_wilson_log_likelihood(q, rhs, allowed, wilson_mean);
+  }, py::arg("q"), py::arg("rhs"), py::arg("allowed"), py::arg("wilson_mean"),
+     "Log-likelihood of one block of composites (see evidence.hpp): Gaussian measurement, Wilson prior, forbidden at zero.");
   m.def("lattice_system_of_pearson", [](const std::string& p) { return std::string(name(lattice_system_from_pearson(p))); },
         py::arg("pearson"), "Lattice system of a Pearson symbol, e.g. 'hR' -> 'rhombohedral'.");
   m.def("compatible_settings", [](std::array<double, 6> cell, const std::string& pearson, double tol) {

@@ -217,18 +217,31 @@ Eigen::LLT<Eigen::MatrixXd> robust_llt(Eigen::MatrixXd a) {
 // for the composites of one block with allowed fractions f (the forbidden ones held at zero).
 double block_log_likelihood(const BlockData& blk, const std::vector<float>& allowed,
                             const std::vector<double>& wilson_mean) {
+  const int m = static_cast<int>(blk.q.rows());
+  return gaussian_wilson_log_likelihood(blk.q, blk.rhs,
+                                        std::vector<float>(allowed.begin() + blk.begin, allowed.begin() + blk.begin + m),
+                                        std::vector<double>(wilson_mean.begin() + blk.begin, wilson_mean.begin() + blk.begin + m));
+}
+
+}  // namespace
+
+double gaussian_wilson_log_likelihood(const Eigen::MatrixXd& q, const Eigen::VectorXd& rhs,
+                                      const std::vector<float>& allowed, const std::vector<double>& wilson_mean) {
+  if (q.rows() != q.cols() || rhs.size() != q.rows() || allowed.size() != size_t(q.rows()) ||
+      wilson_mean.size() != size_t(q.rows()))
+    throw std::invalid_argument("gaussian_wilson_log_likelihood: q (m, m), rhs, allowed and wilson_mean (m,) must agree");
   std::vector<int> idx;
-  for (int p = 0; p < blk.q.rows(); ++p)
-    if (allowed[size_t(blk.begin + p)] > 0) idx.push_back(p);
+  for (int p = 0; p < q.rows(); ++p)
+    if (allowed[size_t(p)] > 0) idx.push_back(p);
   if (idx.empty()) return 0.0;
   const int m = static_cast<int>(idx.size());
   Eigen::VectorXd c(m), lambda(m);
   Eigen::MatrixXd a(m, m);
   for (int p = 0; p < m; ++p) {
-    const int j = blk.begin + idx[size_t(p)];
+    const int j = idx[size_t(p)];
     lambda(p) = 1.0 / (allowed[size_t(j)] * wilson_mean[size_t(j)]);
-    c(p) = blk.rhs(idx[size_t(p)]) - lambda(p);
-    for (int q = 0; q < m; ++q) a(p, q) = blk.q(idx[size_t(p)], idx[size_t(q)]);
+    c(p) = rhs(idx[size_t(p)]) - lambda(p);
+    for (int r = 0; r < m; ++r) a(p, r) = q(idx[size_t(p)], idx[size_t(r)]);
   }
   const auto llt = robust_llt(a);
   const Eigen::MatrixXd l = llt.matrixL();
@@ -243,6 +256,8 @@ double block_log_likelihood(const BlockData& blk, const std::vector<float>& allo
   }
   return out;
 }
+
+namespace {
 
 std::uint64_t hash_slice(const std::vector<float>& f, const Block& b) {
   std::uint64_t h = 1469598103934665603ULL;

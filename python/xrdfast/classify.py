@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
@@ -54,13 +54,21 @@ class Prediction:
     threshold: float
     coverage: float                                   # fraction of the model's 2theta range the data covered
     warnings: list[str] = field(default_factory=list)
+    # Extinction evidence (xrdfast.fusion): the indexed cell, and whether it was used.
+    cell: tuple[float, ...] | None = None
+    lattice: str | None = None
+    figure_of_merit: float | None = None
+    method: str = "network only"                      # "indexed": network x extinction likelihood
+    evidence: Any = field(default=None, repr=False, compare=False)  # ExtinctionEvidence when indexed
 
     @property
     def top(self) -> Candidate:
         return self.candidates[0]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, evidence=None))
+        out["evidence"] = None if self.evidence is None else self.evidence.explain()
+        return out
 
     def table(self) -> str:
         """A readable summary for the terminal."""
@@ -72,6 +80,8 @@ class Prediction:
             groups = ", ".join(s for _, s, _ in c.space_groups[:3])
             lines.append(f"   {i:4d} {c.extinction_group:3d}  {c.symbol:20s} {c.probability:6.3f}  {c.crystal_system:13s} {groups}")
         lines += [f"   warning: {w}" for w in self.warnings]
+        lines.append(f"   method: {self.method}" + (f" (cell {', '.join(f'{v:.4f}' for v in self.cell)}, {self.lattice}, "
+                                                      f"M20 {self.figure_of_merit:.1f})" if self.cell else ""))
         return "\n".join(lines)
 
 
@@ -128,8 +138,12 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
     return Prepared(x.astype(np.float32), coverage, str(item.source), warnings)
 
 
-def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int = 5, with_prior: bool = True) -> list[Prediction]:
-    """One batch through the model: predictions for prepared patterns."""
+def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int = 5, with_prior: bool = True,
+            indexings: Sequence[Any] | None = None, index: bool = True) -> list[Prediction]:
+    """One batch through the model: predictions for prepared patterns. With an indexed cell
+    (``indexings``: one ``xrdfast.fusion.Indexing`` or None per pattern; else, when ``index``,
+    the pattern's own indexing if this build has one) the network's probabilities are fused
+    with the extinction evidence (``xrdfast.fusion``)."""
     if not 1 <= top_k <= 99:
         raise ValueError(f"top_k must be between 1 and 99, got {top_k}")
     if not prepared:
@@ -139,8 +153,15 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
     p /= p.sum(1, keepdims=True)
     names, system_of = _systems()
     threshold = classifier.calibration.abstain_below
+    fused = _fused(p, prepared, classifier.grid, indexings, index)
     out = []
-    for row, q in zip(p, prepared):
+    for row, q, f in zip(p, prepared, fused):
+        if f is not None and f.method == "indexed":
+            from xrdfast.fusion import FUSION
+
+            row, threshold = f.probabilities, FUSION.abstain_below
+        else:
+            threshold = classifier.calibration.abstain_below
         order = np.argsort(-row, kind="stable")[:top_k]
         marginal = dict(zip(names, np.bincount(system_of, weights=row, minlength=len(names)).tolist()))
         out.append(Prediction(
@@ -149,8 +170,34 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
             crystal_system=max(marginal, key=marginal.get),
             crystal_system_probabilities=marginal,
             abstain=bool(row[order[0]] < threshold),
-            threshold=threshold, coverage=q.coverage, warnings=list(q.warnings)))
+            threshold=threshold, coverage=q.coverage, warnings=list(q.warnings),
+            **({} if f is None else _fusion_fields(f))))
     return out
+
+
+def _fused(p: np.ndarray, prepared: Sequence[Prepared], grid: np.ndarray, indexings: Sequence[Any] | None,
+           index: bool) -> list[Any]:
+    """Per pattern: the fusion (xrdfast.fusion.Fused) of the network with the extinction
+    evidence, or None where neither a cell was given nor indexing was asked for."""
+    if indexings is None and not index:
+        return [None] * len(prepared)
+    from xrdfast.fusion import fuse_pattern, index_pattern
+
+    out = []
+    for i, (row, q) in enumerate(zip(p, prepared)):
+        note = ""
+        if indexings is not None:
+            indexing = indexings[i]
+        else:  # the model grid is Cu K-alpha1 with the doublet, which the evidence models
+            indexing, note = index_pattern(grid, q.intensity.astype(float), CU_KA1)
+        out.append(fuse_pattern(row, grid, q.intensity.astype(float), indexing, CU_KA1, note=note))
+    return out
+
+
+def _fusion_fields(f: Any) -> dict[str, Any]:
+    ix = f.indexing
+    return {"cell": None if ix is None else ix.cell, "lattice": None if ix is None else ix.lattice,
+            "figure_of_merit": None if ix is None else ix.figure_of_merit, "method": f.method, "evidence": f.evidence}
 
 
 @functools.lru_cache(maxsize=1)
@@ -172,20 +219,23 @@ def _candidate(eg: int, probability: float) -> Candidate:
 
 
 def classify(pattern: PatternLike, top_k: int = 5, *, wavelength: float | None = None,
-             model: str | None = None, with_prior: bool = True) -> Prediction:
+             model: str | None = None, with_prior: bool = True, indexing: Any = None, index: bool = True) -> Prediction:
     """Classify one pattern: a file path (any supported format), a ``MeasuredPattern`` or a
     (2theta, intensity) pair. ``wavelength`` (Å) serves files that state none (a file's
     own wavelength wins); arrays without it are Cu K-alpha. Raises ``PatternReadError``
     for unreadable input."""
-    return classify_many([pattern], top_k, wavelength=wavelength, model=model, with_prior=with_prior)[0]
+    return classify_many([pattern], top_k, wavelength=wavelength, model=model, with_prior=with_prior,
+                         indexings=None if indexing is None else [indexing], index=index)[0]
 
 
 def classify_many(patterns: Sequence[PatternLike], top_k: int = 5, *, wavelength: float | None = None,
-                  model: str | None = None, with_prior: bool = True) -> list[Prediction]:
+                  model: str | None = None, with_prior: bool = True, indexings: Sequence[Any] | None = None,
+                  index: bool = True) -> list[Prediction]:
     """Classify several patterns in one batch (all must be readable; see ``screen`` for
     batches that keep going past bad files)."""
     classifier = load_model(model)
-    return predict(classifier, [prepare(item, classifier.grid, wavelength) for item in patterns], top_k, with_prior)
+    return predict(classifier, [prepare(item, classifier.grid, wavelength) for item in patterns], top_k, with_prior,
+                   indexings, index)
 
 
 __all__ = ["Candidate", "PatternReadError", "Prediction", "classify", "classify_many", "load_model"]

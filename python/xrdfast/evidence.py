@@ -195,6 +195,9 @@ def extinction_evidence(two_theta: np.ndarray, intensity: np.ndarray, cell: Sequ
         background = snip_background(y, half_width=max(int(round(4 * fwhm / step)), 5))
     raw = _extinction_evidence(x, y, np.asarray(background, dtype=float), tuple(float(v) for v in cell), lattice,
                                instrument, options or EvidenceOptions())
+    if len(raw["groups"]) == 0:
+        raise ValueError(f"no setting of any {lattice} extinction group keeps the metric of cell {tuple(cell)}: "
+                         "give the conventional cell of that lattice (e.g. unique axis b for monoclinic)")
     best = []
     for s in raw["group_best_setting"]:
         sg = SpaceGroup.from_hall_number(int(raw["setting_hall"][s]))

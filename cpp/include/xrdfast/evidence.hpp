@@ -23,6 +23,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <Eigen/Dense>
+
 #include "xrdfast/spacegroup.hpp"
 #include "xrdfast/unitcell.hpp"
 
@@ -100,6 +102,14 @@ struct CompatibleSetting {
   bool reverse;
 };
 std::vector<CompatibleSetting> compatible_settings(const UnitCell& cell, LatticeSystem system, double metric_tolerance);
+
+// The likelihood of one block of composites: log of
+//   prod_{j allowed} lambda_j  integral_{I_P >= 0} exp(I.rhs - I.Q.I / 2 - lambda . I) dI_P,
+// lambda_j = 1 / (allowed_j wilson_mean_j), the forbidden composites held at zero; the orthant
+// probability as the product of the marginal ones. q: [m, m] precision of the measured
+// intensities, rhs: [m] Q I_hat, allowed, wilson_mean: [m]. Public for the brute-force test.
+double gaussian_wilson_log_likelihood(const Eigen::MatrixXd& q, const Eigen::VectorXd& rhs,
+                                      const std::vector<float>& allowed, const std::vector<double>& wilson_mean);
 
 // Whether hkl is absent in a setting (reverse: hkl seen through the obverse/reverse twin law).
 bool absent_in(const SpaceGroup& sg, const Vec3i& hkl, bool reverse);
