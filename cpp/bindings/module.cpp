@@ -14,6 +14,7 @@ void add_cuda(py::module_& m);
 void add_random(py::module_& m);
 void add_curriculum(py::module_& m);
 void add_evidence(py::module_& m);
+void add_peaks(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -30,6 +31,7 @@ PYBIND11_MODULE(_core, m) {
   add_random(m);
   add_curriculum(m);
   add_evidence(m);
+  add_peaks(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;
