@@ -123,6 +123,37 @@ class ExtinctionEvidence:
         return "\n".join(lines)
 
 
+def plot_evidence(evidence: ExtinctionEvidence, path: str, title: str = "", groups: Sequence[int] | None = None) -> None:
+    """The pattern, the extraction's fit, and for the top two groups (or ``groups``) a row of
+    tick marks: allowed reflections as bars, forbidden ones as red crosses."""
+    from xrdfast.plotting import pyplot
+
+    plt = pyplot()
+    r = evidence.raw
+    groups = list(groups) if groups is not None else [g for g, _ in evidence.ranked()[:2]]
+    x, y = r["pattern_two_theta"], r["pattern_intensity"]
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    ax.plot(x, y, lw=0.8, color="k", label="measured")
+    ax.plot(x, np.asarray(r["background"]) + np.asarray(r["fit"]), lw=0.6, color="tab:orange", label="extraction")
+    top = float(np.nanmax(y))
+    probabilities = dict(evidence.ranked())
+    for row, g in enumerate(groups):
+        allowed = evidence.allowed(g) > 0
+        level = -(0.05 + 0.07 * row) * top
+        tt = np.asarray(r["two_theta"])
+        ax.vlines(tt[allowed], level - 0.02 * top, level + 0.02 * top, color=f"C{row}", lw=0.8)
+        ax.plot(tt[~allowed], np.full((~allowed).sum(), level), "x", color="tab:red", ms=4)
+        ax.text(x[0], level, f" EG {g} {ExtinctionGroup(g).symbol} (p_ext {probabilities[g]:.2f})", fontsize=7,
+                va="center", color=f"C{row}")
+    ax.axvline(r["two_theta_max"], color="0.6", lw=0.6, ls=":")
+    ax.set_xlabel("2θ (degrees)")
+    ax.set_ylabel("intensity")
+    ax.set_title(title or "extinction evidence: allowed (bars) and forbidden (red x) reflections")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
 def _log_ndtr(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     out = np.empty_like(x)
@@ -131,20 +162,6 @@ def _log_ndtr(x: np.ndarray) -> np.ndarray:
     xf = x[far]
     out[far] = -0.5 * xf * xf - np.log(-xf) - 0.5 * math.log(2 * math.pi)
     return out
-
-
-def snip_background(intensity: np.ndarray, half_width: int = 60, iterations: int | None = None) -> np.ndarray:
-    """SNIP background (Ryan et al., Nucl. Instrum. Methods B 34, 396 (1988)) on the
-    log-log-sqrt scale, with windows growing to ``half_width`` points: the fallback when no
-    fitted background is given (the Chebyshev refinement of the engine cleans up after it)."""
-    y = np.asarray(intensity, dtype=float)
-    offset = y.min()
-    v = np.log(np.log(np.sqrt(y - offset + 1e-9 * max(np.ptp(y), 1e-30) + 1) + 1) + 1)
-    n = len(v)
-    for w in range(1, min(half_width, n // 4) + 1):
-        shifted = np.minimum(v, 0.5 * (np.r_[v[:w], v[:-w]] + np.r_[v[w:], v[-w:]]))
-        v = shifted
-    return (np.exp(np.exp(v) - 1) - 1) ** 2 - 1 + offset
 
 
 def make_instrument(wavelength: float, wavelength2: float | None = None, ka2_ratio: float = CU_KA2_RATIO,
@@ -179,7 +196,7 @@ def extinction_evidence(two_theta: np.ndarray, intensity: np.ndarray, cell: Sequ
 
     ``cell``: conventional (a, b, c, alpha, beta, gamma) in Å and degrees; ``lattice``: its
     Pearson symbol (aP, mP, mC, oP, ..., cF). ``background``: the fitted background on
-    ``two_theta`` (default: SNIP). Widths, wavelengths and shifts either as an ``Instrument``
+    ``two_theta`` (default: ``xrdfast.peaks.estimate_background``). Widths, wavelengths and shifts either as an ``Instrument``
     or as keywords (see ``make_instrument``)."""
     x = np.asarray(two_theta, dtype=float)
     y = np.asarray(intensity, dtype=float)
@@ -190,14 +207,16 @@ def extinction_evidence(two_theta: np.ndarray, intensity: np.ndarray, cell: Sequ
     if instrument is None:
         instrument = make_instrument(wavelength, wavelength2, zero_shift=zero_shift, widths=widths)
     if background is None:
-        step = float(np.median(np.diff(x)))
+        from xrdfast.peaks import estimate_background
+
         fwhm, _ = instrument.widths(instrument.wavelength / (2 * math.sin(math.radians(x.mean() / 2))))
-        background = snip_background(y, half_width=max(int(round(4 * fwhm / step)), 5))
+        background = estimate_background(x, y, fwhm=fwhm)
     raw = _extinction_evidence(x, y, np.asarray(background, dtype=float), tuple(float(v) for v in cell), lattice,
                                instrument, options or EvidenceOptions())
     if len(raw["groups"]) == 0:
         raise ValueError(f"no setting of any {lattice} extinction group keeps the metric of cell {tuple(cell)}: "
                          "give the conventional cell of that lattice (e.g. unique axis b for monoclinic)")
+    raw["pattern_two_theta"], raw["pattern_intensity"] = x, y
     best = []
     for s in raw["group_best_setting"]:
         sg = SpaceGroup.from_hall_number(int(raw["setting_hall"][s]))
@@ -206,4 +225,4 @@ def extinction_evidence(two_theta: np.ndarray, intensity: np.ndarray, cell: Sequ
                               np.asarray(raw["group_log_likelihood"]), best, raw)
 
 
-__all__ = ["ExtinctionEvidence", "Reflection", "extinction_evidence", "make_instrument", "snip_background"]
+__all__ = ["ExtinctionEvidence", "Reflection", "extinction_evidence", "make_instrument", "plot_evidence"]
