@@ -57,7 +57,8 @@ py::dict result_dict(const EvidenceResult& r) {
   out["intensity"] = array_of(r.intensity); out["sigma"] = array_of(r.sigma);
   out["correlation_next"] = array_of(r.correlation_next); out["wilson_mean"] = array_of(r.wilson_mean);
   out["background"] = array_of(r.background); out["fit"] = array_of(r.fit); out["variance"] = array_of(r.variance);
-  out["two_theta_max"] = r.two_theta_max; out["chi2_reduced"] = r.chi2_reduced;
+  out["two_theta_max"] = r.two_theta_max; out["refined_cell"] = r.cell; out["zero_shift"] = r.zero_shift;
+  out["sample_displacement"] = r.sample_displacement; out["width_scale"] = r.width_scale; out["chi2_reduced"] = r.chi2_reduced;
   out["setting_group"] = s_eg; out["setting_hall"] = s_hall; out["setting_reverse"] = s_rev;
   out["setting_log_likelihood"] = s_ll; out["allowed"] = allowed;
   out["groups"] = array_of(r.groups); out["group_log_likelihood"] = array_of(r.group_log_likelihood);
@@ -98,7 +99,8 @@ void add_evidence(py::module_& m) {
       .def_readwrite("intensity_error", &EvidenceOptions::intensity_error)
       .def_readwrite("background_terms", &EvidenceOptions::background_terms)
       .def_readwrite("coupling_cut", &EvidenceOptions::coupling_cut)
-      .def_readwrite("metric_tolerance", &EvidenceOptions::metric_tolerance);
+      .def_readwrite("metric_tolerance", &EvidenceOptions::metric_tolerance)
+      .def_readwrite("refine", &EvidenceOptions::refine);
   m.def("gaussian_wilson_log_likelihood", [](const Eigen::MatrixXd& q, const Eigen::VectorXd& rhs,
                                              const std::vector<float>& allowed, const std::vector<double>& wilson_mean) {
     return gaussian_wilson_log_likelihood(q, rhs, allowed, wilson_mean);

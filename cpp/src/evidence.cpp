@@ -22,6 +22,7 @@ constexpr double kLorentzReachFwhm = 25.0;  // 97.5 % of a Lorentzian; the cut t
 constexpr double kRidge = 1e-9;             // relative ridge on the normal matrix: near-collinear composites
 constexpr int kWilsonWindow = 8;            // composites either side in the local Wilson plot
 constexpr int kMinComposites = 12;          // the density cut never leaves fewer
+constexpr double kMaxMetricStep = 5e-4;     // relative change of G* per refinement step: indexing's error, not more
 
 double lorentz_polarisation(double theta, double monochromator_two_theta) {
   const double c2m = std::cos(monochromator_two_theta * kDegree), c2 = std::cos(2 * theta), s = std::sin(theta);
@@ -41,7 +42,11 @@ struct Column {
   int end() const { return first + static_cast<int>(v.size()); }
 };
 
-Column profile_column(const std::vector<double>& grid, const Composite& c, const Instrument& ins) {
+Column profile_column(const std::vector<double>& grid, const Composite& composite, const Instrument& ins,
+                      double shift = 0, double fwhm_scale = 1, const Column* range = nullptr) {
+  Composite c = composite;
+  c.two_theta += shift;
+  c.fwhm *= fwhm_scale;
   struct Component { double centre, area; };
   Component comps[2] = {{c.two_theta, 1.0}, {0, 0}};
   int n_comp = 1;
@@ -51,15 +56,15 @@ Column profile_column(const std::vector<double>& grid, const Composite& c, const
       const double th1 = std::asin(ins.wavelength / (2 * c.d)), th2 = std::asin(ins.wavelength2 / (2 * c.d));
       const double lp_ratio = lorentz_polarisation(th2, ins.monochromator_two_theta) /
                               lorentz_polarisation(th1, ins.monochromator_two_theta);
-      comps[1] = {tt2, ins.ka2_ratio * lp_ratio};
+      comps[1] = {tt2 + (c.two_theta - ins.observed_two_theta(c.d, ins.wavelength)), ins.ka2_ratio * lp_ratio};
       n_comp = 2;
     }
   }
   const double reach = (c.eta > 0 ? kLorentzReachFwhm : kGaussReachFwhm) * c.fwhm;
   const double lo = comps[0].centre - reach, hi = comps[n_comp - 1].centre + reach;
   Column col;
-  col.first = static_cast<int>(std::lower_bound(grid.begin(), grid.end(), lo) - grid.begin());
-  const int last = static_cast<int>(std::upper_bound(grid.begin(), grid.end(), hi) - grid.begin());
+  col.first = range ? range->first : static_cast<int>(std::lower_bound(grid.begin(), grid.end(), lo) - grid.begin());
+  const int last = range ? range->end() : static_cast<int>(std::upper_bound(grid.begin(), grid.end(), hi) - grid.begin());
   if (last <= col.first) return col;
   col.v.assign(size_t(last - col.first), 0.0);
   const double l_scale = c.eta > 0 ? c.eta / lorentzian_kept_fraction(reach, c.fwhm) : 0.0;
@@ -279,6 +284,51 @@ bool metric_kept(const SpaceGroup& sg, const Eigen::Matrix3d& g, double tol) {
   return true;
 }
 
+// Directions in which the reciprocal metric G* may move without leaving its lattice system
+// (ITA Vol. A, Table 2.1.2.1 in reciprocal form); hexagonal axes are told from
+// rhombohedral ones by gamma.
+std::vector<Eigen::Matrix3d> metric_directions(LatticeSystem system, const UnitCell& cell) {
+  auto m = [](std::initializer_list<double> v) {
+    Eigen::Matrix3d a;
+    auto it = v.begin();
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) a(i, j) = *it++;
+    return a;
+  };
+  const bool hex_axes = std::abs(cell.gamma - 120) < 0.5 && std::abs(cell.alpha - 90) < 0.5;
+  switch (system) {
+    case LatticeSystem::Cubic: return {Eigen::Matrix3d::Identity()};
+    case LatticeSystem::Tetragonal: return {m({1, 0, 0, 0, 1, 0, 0, 0, 0}), m({0, 0, 0, 0, 0, 0, 0, 0, 1})};
+    case LatticeSystem::Hexagonal:
+    case LatticeSystem::Rhombohedral:
+      if (hex_axes) return {m({1, 0.5, 0, 0.5, 1, 0, 0, 0, 0}), m({0, 0, 0, 0, 0, 0, 0, 0, 1})};
+      return {Eigen::Matrix3d::Identity(), m({0, 1, 1, 1, 0, 1, 1, 1, 0})};
+    case LatticeSystem::Orthorhombic:
+      return {m({1, 0, 0, 0, 0, 0, 0, 0, 0}), m({0, 0, 0, 0, 1, 0, 0, 0, 0}), m({0, 0, 0, 0, 0, 0, 0, 0, 1})};
+    default: break;
+  }
+  // monoclinic and triclinic: the diagonal and every off-diagonal term the cell has
+  std::vector<Eigen::Matrix3d> out = {m({1, 0, 0, 0, 0, 0, 0, 0, 0}), m({0, 0, 0, 0, 1, 0, 0, 0, 0}),
+                                      m({0, 0, 0, 0, 0, 0, 0, 0, 1})};
+  const Eigen::Matrix3d& g = cell.reciprocal_metric();
+  for (auto [i, j] : {std::pair{0, 1}, {0, 2}, {1, 2}})
+    if (system == LatticeSystem::Triclinic || std::abs(g(i, j)) > 1e-6 * std::sqrt(g(i, i) * g(j, j))) {
+      Eigen::Matrix3d e = Eigen::Matrix3d::Zero();
+      e(i, j) = e(j, i) = 1;
+      out.push_back(e);
+    }
+  return out;
+}
+
+double mean_q(const Composite& c, const Eigen::Matrix3d& gstar) {
+  double q = 0;
+  for (const Vec3i& h : c.hkl) {
+    const Eigen::Vector3d v(h[0], h[1], h[2]);
+    q += v.dot(gstar * v);
+  }
+  return q / double(c.hkl.size());
+}
+
 }  // namespace
 
 double Instrument::observed_two_theta(double d, double wavelength_used) const {
@@ -407,9 +457,26 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
   const int n = static_cast<int>(comps.size());
 
   // --- extraction: profile columns, weights, background correction, non-negative fit -----------
+  // Geometry the extraction refines: zero shift, displacement, the reciprocal metric within
+  // its lattice system, and one scale on every width (Pawley 1981: the cell is refined with
+  // the intensities; here by Gauss-Newton steps between the non-negative extractions).
+  Instrument geo = ins;
+  Eigen::Matrix3d gstar = cell.reciprocal_metric();
+  double width_scale = 1.0;
+  const std::vector<Eigen::Matrix3d> directions = metric_directions(system, cell);
+  auto place = [&](Composite& c) {
+    c.d = 1 / std::sqrt(mean_q(c, gstar));
+    c.two_theta = geo.observed_two_theta(c.d, geo.wavelength);
+    geo.widths(c.d, &c.fwhm, &c.eta);
+    c.fwhm *= width_scale;
+  };
   std::vector<Column> cols;
-  cols.reserve(size_t(n));
-  for (const Composite& c : comps) cols.push_back(profile_column(grid, c, ins));
+  auto build_columns = [&] {
+    std::stable_sort(comps.begin(), comps.end(), [](const Composite& a, const Composite& b) { return a.two_theta < b.two_theta; });
+    cols.clear();
+    for (const Composite& c : comps) cols.push_back(profile_column(grid, c, geo));
+  };
+  build_columns();
   const size_t i_end = size_t(std::upper_bound(grid.begin(), grid.end(), tt_end) - grid.begin());
   double y_max = 0;
   for (size_t i = 0; i < i_end; ++i) y_max = std::max(y_max, y[i] - background[i]);
@@ -419,7 +486,95 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
   std::vector<double> x;
   NormalEquations ne;
   const int n_bg = std::max(opt.background_terms, 0);
-  for (int round = 0; round < 3; ++round) {
+  bool refining = opt.refine;
+  auto refine_step = [&] {
+    const int n_dir = static_cast<int>(directions.size()), n_par = 3 + n_dir;
+    Eigen::MatrixXd jac = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(i_end), n_par);
+    int used = 0;
+    for (int j = 0; j < n; ++j) {
+      if (!(x[size_t(j)] > 0)) continue;
+      const Composite& c = comps[size_t(j)];
+      const Column& base = cols[size_t(j)];
+      const double h = 0.05 * c.fwhm;
+      const Column plus = profile_column(grid, c, geo, h, 1, &base), minus = profile_column(grid, c, geo, -h, 1, &base);
+      const Column wide = profile_column(grid, c, geo, 0, 1.05, &base), narrow = profile_column(grid, c, geo, 0, 0.95, &base);
+      const double q = mean_q(c, gstar), theta = std::asin(std::min(geo.wavelength * std::sqrt(q) / 2, 1.0));
+      const double dtt_dq = geo.wavelength / (2 * std::sqrt(q) * std::cos(theta)) / kDegree;
+      std::vector<double> dq(size_t(n_dir), 0.0);
+      for (int k = 0; k < n_dir; ++k) {
+        for (const Vec3i& hk : c.hkl) {
+          const Eigen::Vector3d v(hk[0], hk[1], hk[2]);
+          dq[size_t(k)] += v.dot(directions[size_t(k)] * v);
+        }
+        dq[size_t(k)] /= double(c.hkl.size());
+      }
+      ++used;
+      for (int i = base.first; i < std::min<int>(base.end(), int(i_end)); ++i) {
+        const size_t o = size_t(i - base.first);
+        const double dpos = x[size_t(j)] * (plus.v[o] - minus.v[o]) / (2 * h);
+        jac(i, 0) += dpos;
+        jac(i, 1) += dpos * std::cos(theta);
+        jac(i, 2) += x[size_t(j)] * (wide.v[o] - narrow.v[o]) / 0.1;
+        for (int k = 0; k < n_dir; ++k) jac(i, 3 + k) += dpos * dtt_dq * dq[size_t(k)];
+      }
+    }
+    if (used < n_par + 2) return;
+    Eigen::MatrixXd a = Eigen::MatrixXd::Zero(n_par, n_par);
+    Eigen::VectorXd b = Eigen::VectorXd::Zero(n_par);
+    for (size_t i = 0; i < i_end; ++i) {
+      const double r = y[i] - bg[i] - fit[i];
+      const Eigen::RowVectorXd row = jac.row(static_cast<Eigen::Index>(i));
+      a.noalias() += w[i] * row.transpose() * row;
+      b.noalias() += w[i] * r * row.transpose();
+    }
+    for (int k = 0; k < n_par; ++k) a(k, k) = a(k, k) * 1.01 + 1e-300;  // Levenberg damping
+    Eigen::VectorXd step = a.ldlt().solve(b);
+    if (!step.allFinite()) return;
+    step(0) = std::clamp(step(0), -0.03, 0.03);
+    step(1) = std::clamp(step(1), -0.03, 0.03);
+    step(2) = std::clamp(step(2), -0.2, 0.2);
+    Eigen::Matrix3d dg = Eigen::Matrix3d::Zero();
+    for (int k = 0; k < n_dir; ++k) dg += step(3 + k) * directions[size_t(k)];
+    const double rel = dg.cwiseAbs().maxCoeff() / gstar.cwiseAbs().maxCoeff();
+    if (rel > kMaxMetricStep) dg *= kMaxMetricStep / rel;
+    // Take the step only if the extraction fits better with it (same weights and background).
+    auto chi2_of = [&](const std::vector<double>& f) {
+      double c2 = 0;
+      for (size_t i = 0; i < i_end; ++i) c2 += w[i] * std::pow(y[i] - bg[i] - f[i], 2);
+      return c2;
+    };
+    for (size_t i = 0; i < n_pts; ++i) target[i] = y[i] - bg[i];
+    auto fitted = [&] {
+      const std::vector<double> xs = nnls(normal_equations(cols, w, target));
+      std::vector<double> f(n_pts, 0.0);
+      for (int j = 0; j < n; ++j)
+        for (int i = cols[size_t(j)].first; i < cols[size_t(j)].end(); ++i)
+          f[size_t(i)] += xs[size_t(j)] * cols[size_t(j)].v[size_t(i - cols[size_t(j)].first)];
+      return f;
+    };
+    const double before = chi2_of(fitted());
+    const Instrument geo_old = geo;
+    const Eigen::Matrix3d gstar_old = gstar;
+    const double scale_old = width_scale;
+    for (double frac : {1.0, 0.5, 0.25}) {  // a short line search along the Gauss-Newton step
+      geo.zero_shift = geo_old.zero_shift + frac * step(0);
+      geo.sample_displacement = geo_old.sample_displacement - frac * step(1) * kDegree * geo.goniometer_radius / 2;
+      width_scale = scale_old * std::clamp(1 + frac * step(2), 0.5, 2.0);
+      gstar = gstar_old + frac * dg;
+      for (Composite& c : comps) place(c);
+      build_columns();
+      if (chi2_of(fitted()) < before) return;
+    }
+    geo = geo_old;
+    gstar = gstar_old;
+    width_scale = scale_old;
+    for (Composite& c : comps) place(c);
+    build_columns();
+    refining = false;
+  };
+  const int rounds = opt.refine ? 7 : 3;
+  for (int round = 0; round < rounds; ++round) {
+    if (round > 0 && round < rounds - 2 && refining) refine_step();
     for (size_t i = 0; i < n_pts; ++i) {
       w[i] = i < i_end ? 1.0 / var[i] : 0.0;
       target[i] = y[i] - bg[i];
@@ -568,6 +723,12 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
     res.group_log_likelihood.push_back(top + std::log(sum / double(members.size())));
     res.group_best_setting.push_back(best);
   }
+  const Eigen::Matrix3d g = gstar.inverse();
+  auto angle = [&](int i, int j) { return std::acos(g(i, j) / std::sqrt(g(i, i) * g(j, j))) / kDegree; };
+  res.cell = {std::sqrt(g(0, 0)), std::sqrt(g(1, 1)), std::sqrt(g(2, 2)), angle(1, 2), angle(0, 2), angle(0, 1)};
+  res.zero_shift = geo.zero_shift;
+  res.sample_displacement = geo.sample_displacement;
+  res.width_scale = width_scale;
   res.composites = std::move(comps);
   res.background = std::move(bg);
   res.fit = std::move(fit);

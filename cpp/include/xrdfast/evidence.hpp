@@ -20,6 +20,7 @@
 // indexing), centric intensity statistics, and phases other than the indexed one.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct EvidenceOptions {
   int background_terms = 8;         // Chebyshev terms refined on top of the given background
   double coupling_cut = 2e-3;       // normal-matrix correlations below this split the likelihood into blocks
   double metric_tolerance = 4e-3;   // |R^T G R - G| / max(G_ii) for a setting to fit the cell
+  bool refine = true;               // refine zero shift, displacement, cell and a width scale with the extraction
 };
 
 // Reflections (one per Friedel pair) sharing a peak.
@@ -87,6 +89,8 @@ struct EvidenceResult {
   std::vector<double> fit;               // [n_points] the extracted peaks' profile
   std::vector<double> variance;          // [n_points] noise variance used
   double two_theta_max = 0;              // upper end of the analysed range
+  std::array<double, 6> cell{};          // refined cell (Å, degrees)
+  double zero_shift = 0, sample_displacement = 0, width_scale = 1;  // refined geometry (deg, mm, -)
   double chi2_reduced = 0;
   std::vector<SettingScore> settings;    // every compatible (group, setting), distinct absences only
   std::vector<int> groups;               // extinction groups of the lattice system that fit the cell
