@@ -1,6 +1,6 @@
 """The model card's metric table: ``xrdfast evaluate`` of one checkpoint on every test set.
 
-    python scripts/evaluate_model.py CHECKPOINT [--out eval/] [--shared ../shared] [--n 2000]
+    python scripts/evaluate_model.py CHECKPOINT [--out eval/] [--shared ../shared] [--n 2000] [--only amcsd ...]
 
 Runs the measured RRUFF development split, balanced synthetic stage-1 and stage-2 test sets
 (a seed no training or calibration stream uses) and AMCSD mineral structures simulated with
@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared"))
     parser.add_argument("--n", type=int, default=2000, help="patterns per synthetic test set")
     parser.add_argument("--amcsd", type=int, default=1000)
+    parser.add_argument("--only", nargs="+", choices=["rruff_dev", "synthetic_1", "synthetic_2", "amcsd"],
+                        help="evaluate these sets only (default: all)")
     args = parser.parse_args()
     shared = Path(args.shared)
     sets = {"rruff_dev": str(shared / "data" / "rruff_dev" / "rruff_dev.npz"),
@@ -32,6 +34,8 @@ def main() -> None:
     print("| data | n | variant | top-1 | top-3 | top-5 | ECE | NLL | Brier | distinct top-1 | err. dist. ours / paper (random) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, spec in sets.items():
+        if args.only and name not in args.only:
+            continue
         report = evaluate(args.checkpoint, spec, out=Path(args.out) / name, shared=shared)
         for variant in ("uncalibrated", "calibrated", "calibrated_with_prior", "prior_only"):
             r = report.get(variant)

@@ -10,7 +10,7 @@ import pytest
 
 from xrdfast import dataset
 from xrdfast.cli import main
-from xrdfast.dataset import GenerationPlan, generate, generate_samples, regenerate
+from xrdfast.dataset import GenerationPlan, generate, generate_samples, read_shards, regenerate
 
 h5py = pytest.importorskip("h5py")
 SMALL_GRID = np.linspace(10.0, 60.0, 501)
@@ -159,3 +159,48 @@ def test_torch_datasets():
     patterns = torch.cat([b[0] for b in batches])
     assert patterns.shape == (12, 8501)  # 6 per worker
     assert len({p.numpy().tobytes() for p in patterns}) == 12  # workers draw disjoint samples
+
+
+def test_resume_regenerates_a_truncated_or_damaged_shard(tmp_path, caplog):
+    # issue 13 item 14: a truncated shard was reported as done, and reading it failed later
+    plan = GenerationPlan("1", 6, tmp_path, shard_size=3, seed=7)
+    first = generate(plan, progress=False)
+    assert all({"bytes", "sha256"} <= set(entry) for entry in first["shards"].values())
+    original = [p.copy() for p, _ in read_shards(tmp_path)]
+    shard0, shard1 = (tmp_path / first["shards"][k]["file"] for k in ("0", "1"))
+    stamp = shard1.stat().st_mtime_ns
+    with open(shard0, "r+b") as f:
+        f.truncate(shard0.stat().st_size // 2)
+    with pytest.raises(ValueError, match="shard-00000.h5: .* bytes where the manifest recorded"):
+        list(read_shards(tmp_path))
+    with caplog.at_level("WARNING"):
+        again = generate(plan, progress=False)
+    assert "shard-00000.h5" in caplog.text and "generating it again" in caplog.text
+    same = ("file", "first_index", "count", "failed")
+    assert again["complete"] and {k: [e[x] for x in same] for k, e in again["shards"].items()} == \
+        {k: [e[x] for x in same] for k, e in first["shards"].items()}
+    assert shard1.stat().st_mtime_ns == stamp  # the intact shard was verified, not rewritten
+    for a, b in zip(original, (p for p, _ in read_shards(tmp_path))):
+        assert np.array_equal(a, b, equal_nan=True)
+    # same size, one flipped byte: the checksum catches it
+    data = bytearray(shard1.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard1.write_bytes(bytes(data))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        generate(plan, progress=False)
+    assert "shard-00001.h5: its SHA-256 differs" in caplog.text
+    assert np.array_equal(next(p for i, (p, _) in enumerate(read_shards(tmp_path)) if i == 1), original[1],
+                          equal_nan=True)
+
+
+def test_a_shard_of_an_older_manifest_is_checked_by_opening_it(tmp_path):
+    plan = GenerationPlan("1", 4, tmp_path, shard_size=2, seed=3)
+    manifest = generate(plan, progress=False)
+    from xrdfast.dataset import shard_problem
+
+    legacy = {k: {x: v for x, v in e.items() if x not in ("bytes", "sha256")} for k, e in manifest["shards"].items()}
+    assert shard_problem(tmp_path, legacy["0"]) is None
+    path = tmp_path / legacy["1"]["file"]
+    path.write_bytes(path.read_bytes()[:500])
+    assert "unreadable" in shard_problem(tmp_path, legacy["1"])

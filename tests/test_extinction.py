@@ -102,3 +102,23 @@ def test_bad_extinction_group_number(bad):
 def test_extinction_group_of_bad_space_group():
     with pytest.raises(ValueError, match="outside 1..230"):
         extinction_group(231)
+
+
+def test_rule_layout_is_bound_and_names_its_bits():
+    """RuleLayout's offsets agree with the bit names (system:*, lattice:*, pos1/2/3:*) and with
+    the model's slices; every group's rule bits have one system and one lattice bit."""
+    from xrdfast._core import RuleLayout, rule_bit_names
+    from xrdfast.ml import model
+
+    names = rule_bit_names()
+    assert RuleLayout.n_bits == len(names) == 37
+    parts = {"system": (RuleLayout.system, RuleLayout.lattice), "lattice": (RuleLayout.lattice, RuleLayout.position1),
+             "pos1": (RuleLayout.position1, RuleLayout.position2), "pos2": (RuleLayout.position2, RuleLayout.position3),
+             "pos3": (RuleLayout.position3, RuleLayout.n_bits)}
+    for prefix, (lo, hi) in parts.items():
+        assert all(n.startswith(prefix + ":") for n in names[lo:hi]), prefix
+    assert (model.N_SYSTEMS, model.N_LATTICES, model.N_OPERATORS) == (7, 5, 25)  # the paper's 7 + 5 + 25
+    assert RuleLayout.operators == RuleLayout.position1
+    for n in range(1, 100):
+        bits = ExtinctionGroup(n).rule_bits
+        assert bits[model.SYSTEMS].sum() == 1 and bits[model.LATTICES].sum() == 1

@@ -245,3 +245,20 @@ def test_smallest_exact_orbit():
         assert m == 0 or m in {p["multiplicity"] for p in _core.wyckoff_positions(number)}
     assert _core.smallest_exact_orbit(1) == 0  # one atom, or one orbit of P1, is centrosymmetric
     assert _core.smallest_exact_orbit(225) == 4  # fcc: 4a alone is Fm-3m
+
+
+def test_generated_element_table_is_current():
+    """cpp/src/element_table.inc is what scripts/gen_element_table.py writes from gemmi and AMCSD."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for module in ("gemmi", "scipy.optimize"):
+        pytest.importorskip(module)
+    if importlib.util.find_spec("larixite") is None:
+        pytest.skip("larixite (AMCSD) not installed")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "scripts/gen_element_table.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

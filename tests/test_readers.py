@@ -351,3 +351,66 @@ def test_to_grid_needs_a_wavelength_and_an_overlap():
         to_grid(pattern, grid[::-1], wavelength=CU_KA1)
     intensity, mask = to_grid(pattern, grid, wavelength=CU_KA1)
     assert mask.sum() == np.count_nonzero((grid >= 20.0 - 1e-9) & (grid <= 75.0 + 1e-9))
+
+
+# ----------------------------------------------------------------------------- hardening (issue 13)
+
+def test_quoted_thousands_are_read_and_semicolon_grouping_with_decimal_commas_too(tmp_path):
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('two_theta,intensity\n20.0,"5,000"\n20.1,"12,345.5"\n20.2,"999"\n')
+    pattern = read_pattern(quoted)
+    np.testing.assert_array_equal(pattern.intensity, [5000.0, 12345.5, 999.0])
+    grouped = tmp_path / "grouped.txt"
+    grouped.write_text("20,0;5.000,5\n20,1;12.345,0\n20,2;7,25\n")
+    np.testing.assert_array_equal(read_pattern(grouped).intensity, [5000.5, 12345.0, 7.25])
+
+
+def test_points_are_capped_before_parsing(tmp_path, monkeypatch):
+    import xrdfast.readers
+
+    for module in vars(xrdfast.readers).values():  # every reader module that counts points
+        if getattr(module, "__name__", "").startswith("xrdfast.readers.") and hasattr(module, "MAX_POINTS"):
+            monkeypatch.setattr(module, "MAX_POINTS", 100)
+    monkeypatch.setattr(xrdfast.readers._base, "_HEADER_LINES", 0)
+    with pytest.raises(PatternReadError, match=r"cu-gaussians\.xy: \d+ lines; more than the 100 points"):
+        read_pattern(fixtures.GOOD_DIR / "cu-gaussians.xy")
+    with pytest.raises(PatternReadError, match=r"551 <Datum> rows; more than the 100 points accepted"):
+        read_pattern(fixtures.GOOD_DIR / "cu-gaussians.brml")
+    for name in ("cu-gaussians-v4.raw", "cu-gaussians-v1.5-counts.xrdml"):
+        with pytest.raises(PatternReadError, match="more than the 100"):
+            read_pattern(fixtures.GOOD_DIR / name)
+
+
+def test_huge_but_finite_values_never_overflow_the_regridding():
+    x = 20.0 + 0.01 * np.arange(3000)
+    y = _gaussians(x, CU_KA1, fwhm=0.2) * 1e305  # ~1e308 at the peaks: sums of it overflow
+    intensity, mask = to_grid(_pattern(x, y, CU_KA1), 5.0 + 0.01 * np.arange(8501))
+    assert np.isfinite(intensity).all() and intensity[mask].max() == pytest.approx(1.0)
+
+
+def test_array_input_that_is_none_says_so():
+    from xrdfast.readers import pattern_from_arrays
+
+    with pytest.raises(PatternReadError, match="2θ is None; expected an array"):
+        pattern_from_arrays(None, None)
+    with pytest.raises(PatternReadError, match="intensity is None"):
+        pattern_from_arrays([20.0, 21.0], None)
+
+
+def test_a_gsas_file_states_its_calibrated_wavelength(tmp_path):
+    path = tmp_path / "11bmb_1234.fxye"
+    text = (fixtures.GOOD_DIR / "cu-gaussians.fxye").read_text().splitlines()
+    text.insert(1, "# Calibrated wavelength = 0.413909")
+    path.write_text("\n".join(text) + "\n")
+    pattern = read_pattern(path)
+    assert pattern.wavelength == 0.413909 and pattern.metadata["wavelength_source"] == "file"
+
+
+def test_an_archive_member_is_refused_by_its_declared_size_before_unpacking(tmp_path, monkeypatch):
+    import xrdfast.readers._base as base
+
+    monkeypatch.setattr(base, "MAX_XML_BYTES", 1000)  # the good BRML's RawData0.xml is larger
+    for module in ("bruker", "rigaku"):
+        monkeypatch.setattr(getattr(__import__("xrdfast.readers", fromlist=[module]), module), "MAX_XML_BYTES", 1000)
+    with pytest.raises(PatternReadError, match=r"RawData0\.xml unpacks to \d+\.\d KiB; more than the 1\.0 KiB accepted"):
+        read_pattern(fixtures.GOOD_DIR / "cu-gaussians.brml")

@@ -3,13 +3,18 @@ it claims: area conservation, Caglioti widths, K-alpha2 position and ratio, Marc
 normalisation and direction, shifts, noise statistics, determinism, and clear errors."""
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xrdfast
 from xrdfast import from_arrays, make_params, reference, simulate, simulate_batch
+from xrdfast.dataset import generate_samples
+from xrdfast.simulate import MAX_GRID_POINTS, PARAMETER_RANGES, grid_from_range, parameter_table
 
 # Float32 output vs the float64 reference: 1e-6 of the maximum is float32 rounding plus
 # the order of summation.
@@ -200,7 +205,8 @@ def test_bad_structures_raise_clear_value_errors(make, match):
 
 @pytest.mark.parametrize("params, match", [
     (dict(wavelength=50.0), "wavelength"), (dict(wavelength=-1.0), "wavelength"), (dict(eta=1.5), "eta"),
-    (dict(W=-1.0), "non-negative"), (dict(march_dollase_r=0.0), "positive"), (dict(counts=float("nan")), "finite"),
+    (dict(W=-1.0), r"W = -1 is outside its range 0 \.\. 1"), (dict(march_dollase_r=0.0), "march_dollase_r = 0 is outside"),
+    (dict(counts=float("nan")), "counts = nan must be finite"),
     (dict(bogus=1), "unknown simulation parameter"), (dict(shape="lorentzian"), "expected one of"),
 ])
 def test_bad_parameters_raise_clear_value_errors(params, match):
@@ -237,3 +243,108 @@ def test_backend_choice():
         assert np.array_equal(auto.patterns, simulate_batch([crystal] * 3).patterns)
         with pytest.raises(RuntimeError, match="CUDA"):
             simulate_batch([crystal], backend="cuda")
+
+
+# ------------------------------------------------------------------ parameter ranges (issue 13 item 9)
+
+BAD_PARAMETERS = json.loads((Path(__file__).resolve().parent / "data" / "bad_parameters.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", BAD_PARAMETERS, ids=lambda c: ",".join(c["params"]))
+def test_out_of_range_parameters_are_refused_by_every_entry_point(case):
+    params, message = case["params"], case["message"]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        simulate(nacl(), **params)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        simulate_batch([nacl()], params)
+    raw = xrdfast.SimulationParams()  # what the curriculum and the CUDA path call, unconverted
+    for name, value in params.items():
+        if name != "geometry":
+            setattr(raw, name, value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        raw.validate()
+
+
+# Where each range ends a pattern must still be drawn: finite, with its peaks.
+_WIDE_PROFILE = {"U": 1.0, "W": 1.0, "X": 0.01, "wavelength2": 0.0}
+
+
+@pytest.mark.parametrize("name", [n for n in PARAMETER_RANGES if n not in ("preferred_orientation",)])
+def test_every_parameter_is_refused_just_outside_its_range_and_drawn_at_its_ends(name):
+    r = PARAMETER_RANGES[name]
+    as_value = (lambda v: [v]) if name == "background_chebyshev" else (lambda v: v)
+    for outside in (r.lo - max(abs(r.lo), 1.0) * 1e-3 - 1e-9, r.hi * 1.001 + 1e-9, math.inf, math.nan):
+        if r.zero_is_off and outside == 0:
+            continue
+        with pytest.raises(ValueError) as info:
+            make_params(**{name: as_value(outside)})
+        text = str(info.value)
+        assert name in text and r.text() in text and (f"{outside:g}" in text or "nan" in text or "inf" in text)
+    for end in (r.lo, r.hi):
+        # at 0.05 Å the default 5-90 deg hold too many reflections, at 5 Å none of NaCl's
+        grid = {0.05: np.linspace(5, 20, 1501), 5.0: np.linspace(5, 175, 1701)}.get(end) if "wavelength" in name else None
+        doublet = {"wavelength": end} if name == "wavelength2" else {}  # a K-alpha2 lies beside its K-alpha1
+        pattern = simulate(nacl(), grid=grid, **{**_WIDE_PROFILE, **doublet, name: as_value(end)}).intensity
+        assert np.isfinite(pattern).all() and np.ptp(pattern) > 0, (name, end)
+
+
+def test_the_readme_holds_the_current_parameter_table():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "gen_parameter_table.py"
+    spec = importlib.util.spec_from_file_location("gen_parameter_table", path)
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.main(["--check"]) == 0, "regenerate: python scripts/gen_parameter_table.py"
+    assert parameter_table() in generator.README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("stage", ["1", "2", "po"])
+def test_the_curriculum_draws_inside_the_parameter_ranges(stage):
+    from xrdfast.dataset import stage_distribution
+
+    settings = stage_distribution(stage).to_dict()
+    background = {"background_level", "background_slope", "background_curvature"}
+    checked = 0
+    for key, value in settings.items():
+        name = "background_chebyshev" if key in background else key
+        if name in PARAMETER_RANGES and isinstance(value, tuple):
+            for end in value:  # draws are uniform or log-uniform between the two ends
+                assert PARAMETER_RANGES[name].allows(end), (stage, key, value, PARAMETER_RANGES[name].text())
+            checked += 1
+    assert checked >= 15
+    # and the generator's samples of a stage (every nuisance on) are all drawn
+    _, records = generate_samples(stage, 5, 0, 16, n_threads=1)
+    assert (records["status"] == 0).all(), list(records["error"])
+
+
+# ------------------------------------------------------------------ threads and sizes (issue 13 items 7, 8, 11)
+
+def test_thread_counts_are_clamped_or_refused_in_one_helper():
+    grid = np.linspace(20, 60, 400)
+    one = simulate_batch([nacl(), rutile()], grid=grid, n_threads=1).patterns
+    for huge in (1000, 100_000, 2**70, np.int64(10**12)):  # 1000 ended in libgomp, 100000 segfaulted
+        assert np.array_equal(simulate_batch([nacl(), rutile()], grid=grid, n_threads=huge).patterns, one)
+    patterns, _ = generate_samples("1", 2, 0, 2, grid=grid, n_threads=100_000)
+    assert np.array_equal(patterns, generate_samples("1", 2, 0, 2, grid=grid, n_threads=1)[0])
+    for bad, message in [(-1, "n_threads = -1: expected 0"), (2.5, "n_threads = 2.5: expected a whole number"),
+                         ("4", "n_threads = '4'"), (-(2**70), "expected 0")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            simulate_batch([nacl()], grid=grid, n_threads=bad)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            generate_samples("1", 2, 0, 2, grid=grid, n_threads=bad)
+
+
+def test_grids_are_bounded_before_anything_is_allocated():
+    huge = np.linspace(5, 90, MAX_GRID_POINTS + 1)
+    with pytest.raises(ValueError, match="more than the 1000000"):
+        simulate(nacl(), grid=huge)
+    with pytest.raises(ValueError, match="more than the 1000000"):
+        simulate_batch([nacl()] * 1000, grid=huge)
+    with pytest.raises(ValueError, match="more than the 1000000"):
+        generate_samples("1", 0, 0, 1000, grid=huge)
+    assert len(grid_from_range(5, 90, 0.01)) == 8501
+    for args, message in [((5, 90, 0), "step must be positive"), ((5, 90, 1e-6), "85,000,001 points"),
+                          ((0, 90, 0.1), "inside (0, 180)"), ((5, 90, math.nan), "finite")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            grid_from_range(*args)

@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "checks.hpp"
+
 #include "xrdfast/curriculum.hpp"
 
 namespace py = pybind11;
@@ -71,19 +73,21 @@ void add_curriculum(py::module_& m) {
     return out;
   }, "Every setting, for a dataset's manifest.");
 
+  m.def("draw_params", &sample_params, py::arg("distribution"), py::arg("seed"), py::arg("index"),
+        "The SimulationParams (instrument, sample and measurement nuisances) that sample `index` of stream `seed` "
+        "is drawn with by generate_samples: the generator's own draw, for evaluation on other structures.");
+
   m.def("generate_samples", [](const StageDistribution& dist, std::uint64_t seed, std::int64_t first,
                                std::int64_t count, py::array_t<double, py::array::c_style | py::array::forcecast> grid,
-                               int n_threads) {
+                               const py::object& n_threads) {
     if (count < 0) throw py::value_error("count must be non-negative");
-    const std::vector<double> g(grid.data(), grid.data() + grid.size());
+    const int threads = bind::thread_count(n_threads);
+    const std::vector<double> g = bind::grid_from(grid);
     py::array_t<float> patterns({static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(g.size())});
     std::vector<SampleRecord> records(static_cast<size_t>(count));
     std::vector<std::string> errors;
     float* out = patterns.mutable_data();
-    {
-      py::gil_scoped_release release;
-      generate_samples(dist, seed, first, count, g, n_threads, out, records.data(), errors);
-    }
+    bind::interruptible([&] { generate_samples(dist, seed, first, count, g, threads, out, records.data(), errors); });
     const auto n = static_cast<py::ssize_t>(count);
     auto column = [&](auto get, auto zero) {
       py::array_t<decltype(zero)> a(n);

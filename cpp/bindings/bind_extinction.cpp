@@ -43,6 +43,18 @@ void add_extinction(py::module_& m) {
       });
   m.def("extinction_group_number", &extinction_group_of, py::arg("space_group"),
         "Extinction group (1..99) of a space-group type (1..230).");
+  // Offsets only, as class attributes: RuleLayout.system, .lattice, .operators, ..., .n_bits.
+  py::class_<RuleLayout>(m, "RuleLayout",
+      "Where each part of the 37-bit rule target starts: crystal system, lattice, then the screw/glide bits "
+      "of symbol positions 1, 2 and 3 (together the operator bits).")
+      .def_property_readonly_static("system", [](py::object) { return RuleLayout::kSystem; })
+      .def_property_readonly_static("lattice", [](py::object) { return RuleLayout::kLattice; })
+      .def_property_readonly_static("operators", [](py::object) { return RuleLayout::kPosition1; },
+                                    "First operator bit (= position1); they run to n_bits.")
+      .def_property_readonly_static("position1", [](py::object) { return RuleLayout::kPosition1; })
+      .def_property_readonly_static("position2", [](py::object) { return RuleLayout::kPosition2; })
+      .def_property_readonly_static("position3", [](py::object) { return RuleLayout::kPosition3; })
+      .def_property_readonly_static("n_bits", [](py::object) { return kNumRuleBits; });
   m.def("rule_bit_names", [] {
     const auto& n = rule_bit_names();
     return std::vector<std::string>(n.begin(), n.end());

@@ -29,6 +29,17 @@ Array vector_arg(const py::handle& obj, const char* name, py::ssize_t n = -1) {
 
 py::array_t<double> to_array(const std::vector<double>& v) { return py::array_t<double>(py::ssize_t(v.size()), v.data()); }
 
+constexpr py::ssize_t kPeakFields = 9;  // the order of xrdfast.peaks.PEAK_DTYPE
+
+// Peaks as rows [two_theta, d, q, height, area, fwhm, eta, sigma_two_theta, snr].
+void write_peaks(const std::vector<Peak>& peaks, double* row) {
+  for (const Peak& p : peaks) {
+    const double v[kPeakFields] = {p.two_theta, p.d, p.q, p.height, p.area, p.fwhm, p.eta, p.sigma_two_theta, p.snr};
+    std::copy(v, v + kPeakFields, row);
+    row += kPeakFields;
+  }
+}
+
 }  // namespace
 
 void add_peaks(py::module_& m) {
@@ -39,7 +50,68 @@ void add_peaks(py::module_& m) {
       .def_readwrite("lls", &BackgroundOptions::lls)
       .def_readwrite("decreasing", &BackgroundOptions::decreasing)
       .def_readwrite("smooth_half_window", &BackgroundOptions::smooth_half_window)
-      .def_readwrite("offset_correction", &BackgroundOptions::offset_correction);
+      .def_readwrite("offset_correction", &BackgroundOptions::offset_correction)
+      .def_readwrite("decimate", &BackgroundOptions::decimate);
+
+  py::class_<PeakOptions>(m, "PeakOptions", "Peak search settings (see xrdfast.peaks.find_peaks).")
+      .def(py::init<>())
+      .def_readwrite("background", &PeakOptions::background)
+      .def_readwrite("wavelength", &PeakOptions::wavelength)
+      .def_readwrite("wavelength2", &PeakOptions::wavelength2)
+      .def_readwrite("ka2_ratio", &PeakOptions::ka2_ratio)
+      .def_readwrite("fwhm", &PeakOptions::fwhm)
+      .def_readwrite("min_snr", &PeakOptions::min_snr)
+      .def_readwrite("min_relative_height", &PeakOptions::min_relative_height)
+      .def_readwrite("min_curvature_snr", &PeakOptions::min_curvature_snr)
+      .def_readwrite("kernel_fwhm", &PeakOptions::kernel_fwhm)
+      .def_readwrite("max_peaks", &PeakOptions::max_peaks)
+      .def_readwrite("max_cluster", &PeakOptions::max_cluster)
+      .def_readwrite("max_iterations", &PeakOptions::max_iterations)
+      .def_readwrite("fit", &PeakOptions::fit)
+      .def_readwrite("counts", &PeakOptions::counts);
+
+  m.def("search_peaks", [](const py::handle& two_theta, const py::handle& y, const py::handle& sigma,
+                           const PeakOptions& options) {
+    Array x = vector_arg(two_theta, "two_theta");
+    Array a = vector_arg(y, "intensity", x.shape(0));
+    Array e;
+    if (!sigma.is_none()) e = vector_arg(sigma, "sigma", x.shape(0));
+    PeakSearch out;
+    {
+      py::gil_scoped_release release;
+      out = search_peaks(x.data(), a.data(), sigma.is_none() ? nullptr : e.data(), size_t(x.shape(0)), options);
+    }
+    py::array_t<double> peaks({py::ssize_t(out.peaks.size()), kPeakFields});
+    write_peaks(out.peaks, peaks.mutable_data());
+    py::dict d;
+    d["background"] = to_array(out.background);
+    d["noise"] = to_array(out.noise);
+    d["peaks"] = peaks;
+    d["fwhm"] = out.fwhm;
+    return d;
+  }, py::arg("two_theta"), py::arg("intensity"), py::arg("sigma") = py::none(), py::arg("options") = PeakOptions{},
+     "Background, noise, FWHM estimate and peaks (rows of PEAK_DTYPE fields) of one uniformly sampled pattern.");
+
+  m.def("search_peaks_batch", [](const py::handle& two_theta, const py::handle& intensities, const PeakOptions& options,
+                                 int n_threads) {
+    Array x = vector_arg(two_theta, "two_theta");
+    Array ys = Array::ensure(intensities);
+    if (!ys || ys.ndim() != 2 || ys.shape(1) != x.shape(0))
+      throw py::value_error("intensities: expected an array of shape (N, " + std::to_string(x.shape(0)) +
+                            ") on the two_theta grid");
+    std::vector<std::vector<Peak>> peaks;
+    std::vector<std::string> errors;
+    {
+      py::gil_scoped_release release;
+      search_peaks_batch(x.data(), ys.data(), size_t(ys.shape(0)), size_t(ys.shape(1)), options, n_threads, peaks, errors);
+    }
+    std::vector<py::ssize_t> offsets{0};
+    for (const auto& p : peaks) offsets.push_back(offsets.back() + py::ssize_t(p.size()));
+    py::array_t<double> rows({offsets.back(), kPeakFields});
+    for (size_t i = 0; i < peaks.size(); ++i) write_peaks(peaks[i], rows.mutable_data() + offsets[i] * kPeakFields);
+    return py::make_tuple(rows, py::array_t<py::ssize_t>(py::ssize_t(offsets.size()), offsets.data()), errors);
+  }, py::arg("two_theta"), py::arg("intensities"), py::arg("options") = PeakOptions{}, py::arg("n_threads") = 0,
+     "Peaks of many patterns on one grid (OpenMP): (rows, offsets (N + 1), errors); pattern i owns rows offsets[i]:offsets[i+1].");
 
   m.def("snip_background", [](const py::handle& y, int half_window, bool lls, bool decreasing, int smooth_half_window) {
     Array a = vector_arg(y, "intensity");

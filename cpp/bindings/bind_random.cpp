@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "checks.hpp"
+
 #include "xrdfast/random_crystal.hpp"
 #include "xrdfast/scattering.hpp"
 #include "xrdfast/wyckoff.hpp"
@@ -98,14 +100,12 @@ void add_random(py::module_& m) {
   }, py::arg("space_group"), py::arg("seed"), py::arg("stream") = 0,
      "A random crystal of the space-group type (default setting) whose symmetry is exactly that group; "
      "options as keywords (min_atoms, max_atoms, distribution='mineral'|'uniform', elements, ...).");
-  m.def("random_crystals", [](int space_group, std::uint64_t seed, std::uint64_t first_stream, int count, int threads,
-                              const py::kwargs& kw) {
+  m.def("random_crystals", [](int space_group, std::uint64_t seed, std::uint64_t first_stream, int count,
+                              const py::object& threads, const py::kwargs& kw) {
     const RandomCrystalOptions o = options_from(kw);
-    std::vector<Crystal> batch;
-    {
-      py::gil_scoped_release release;
-      batch = random_crystals(space_group, o, seed, first_stream, count, threads);
-    }
+    const int n_threads = bind::thread_count(threads, "threads");
+    std::vector<Crystal> batch = bind::interruptible(
+        [&] { return random_crystals(space_group, o, seed, first_stream, count, n_threads); });
     std::vector<std::shared_ptr<Crystal>> out;
     for (Crystal& c : batch) out.push_back(std::make_shared<Crystal>(std::move(c)));
     return out;

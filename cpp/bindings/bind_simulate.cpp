@@ -52,6 +52,7 @@ void add_simulate(py::module_& m) {
                  size_t(occupancy.size()) != n || size_t(b_iso.size()) != n)
                throw py::value_error("crystal '" + name + "': labels, types, frac (n, 3), occupancy and b_iso must "
                                      "describe the same " + std::to_string(n) + " sites");
+             InterruptScope interruptible;  // expanding a large cell takes a while
              std::vector<Site> sites;
              for (size_t i = 0; i < n; ++i) {
                int scatterer;
@@ -163,25 +164,29 @@ void add_simulate(py::module_& m) {
       .def_readwrite("counts", &SimulationParams::counts)
       .def_readwrite("read_noise", &SimulationParams::read_noise)
       .def_readwrite("normalize", &SimulationParams::normalize)
-      .def("validate", &SimulationParams::validate);
+      .def("validate", &SimulationParams::validate)
+      .def_static("ranges", [] {
+        py::list out;
+        for (const ParameterRange& r : parameter_ranges())
+          out.append(py::make_tuple(r.name, r.lo, r.hi, r.zero_is_off, r.unit, r.why));
+        return out;
+      }, "The physical range of each parameter: (name, lo, hi, zero_is_off, unit, why), as validate() checks it.");
 
+  m.attr("MAX_GRID_POINTS") = kMaxGridPoints;
   m.def("simulate_pattern", [](const PhaseList& phases, const SimulationParams& params, const py::handle& grid,
                               std::uint64_t seed) {
     const std::vector<Phase> ph = phases_of(phases);
     const std::vector<double> g = grid_from(grid);
-    Pattern p;
-    {
-      py::gil_scoped_release release;
-      p = simulate(ph, params, g, seed);
-    }
+    const Pattern p = bind::interruptible([&] { return simulate(ph, params, g, seed); });
     return py::make_tuple(py::array_t<double>(py::ssize_t(p.intensity.size()), p.intensity.data()), lines_dict(p.lines));
   }, py::arg("phases"), py::arg("params"), py::arg("grid"), py::arg("seed") = 0,
      "One pattern of a mixture [(crystal, weight_fraction), ...]: (intensity, lines).");
 
   m.def("simulate_patterns", [](const std::vector<PhaseList>& items, const std::vector<SimulationParams>& params,
-                               const py::handle& grid, std::uint64_t seed, int n_threads) {
+                               const py::handle& grid, std::uint64_t seed, const py::object& n_threads) {
+    const int threads = bind::thread_count(n_threads);
     return bind::run_batch(items, grid, [&](const auto& phases, const auto& g, float* data, auto& errors) {
-      simulate_batch(phases, params, g, seed, n_threads, data, errors);
+      simulate_batch(phases, params, g, seed, threads, data, errors);
     });
   }, py::arg("items"), py::arg("params"), py::arg("grid"), py::arg("seed") = 0, py::arg("n_threads") = 0,
      "Patterns of many mixtures as float32 (N, n_points), with one error message per item ('' on success).");

@@ -5,11 +5,14 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "xrdfast/interrupt.hpp"
 #include "xrdfast/simulate.hpp"
 
 namespace xrdfast::bind {
@@ -36,10 +39,44 @@ inline py::array_t<std::int64_t> hkl_array(const py::handle& obj, const char* na
   return py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a.reshape({a.size() / 3, py::ssize_t{3}}));
 }
 
+// A thread count as the native loops take it (0: every hardware thread). More threads than
+// the machine has only cost memory (1000 OpenMP threads end the process inside libgomp;
+// 100000 segfault under a memory limit), so a larger count is clamped to the hardware;
+// a negative or non-integer one is a ValueError naming the argument.
+inline int thread_count(const py::handle& obj, const char* name = "n_threads") {
+  const std::string what = std::string(name) + " = " + std::string(py::repr(obj));
+  PyObject* index = PyNumber_Index(obj.ptr());  // int and NumPy integers; not float, str or bool
+  if (!index || PyBool_Check(obj.ptr())) {
+    PyErr_Clear();
+    Py_XDECREF(index);
+    throw py::value_error(what + ": expected a whole number of threads (0 for all)");
+  }
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(index, &overflow);
+  Py_DECREF(index);
+  if (overflow < 0 || (overflow == 0 && n < 0))
+    throw py::value_error(what + ": expected 0 (all hardware threads) or a positive count");
+  const long long hardware = std::max(1u, std::thread::hardware_concurrency());
+  return overflow > 0 ? int(hardware) : int(std::min(n, hardware));
+}
+
+// Run a long native call without the GIL, where Ctrl-C can stop it: the loops poll
+// (interrupt.hpp), and the Interrupted they throw becomes the KeyboardInterrupt that
+// Python's handler raised (module.cpp registers the translation).
+template <typename F>
+decltype(auto) interruptible(F&& f) {
+  InterruptScope scope;
+  py::gil_scoped_release release;
+  return f();
+}
+
 // A 2theta grid (degrees) as a vector; the simulator checks its values.
 inline std::vector<double> grid_from(const py::handle& obj) {
   auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(obj);
   if (!a || a.ndim() != 1) throw py::value_error("grid: expected a 1-D array of 2theta values in degrees");
+  if (std::size_t(a.size()) > kMaxGridPoints)  // before a batch allocates N rows of it
+    throw py::value_error("grid: " + std::to_string(a.size()) + " points, more than the " +
+                          std::to_string(kMaxGridPoints) + " xrdfast renders");
   return std::vector<double>(a.data(), a.data() + a.size());
 }
 
@@ -66,10 +103,7 @@ py::tuple run_batch(const std::vector<PhaseList>& items, const py::handle& grid,
   py::array_t<float> out({static_cast<py::ssize_t>(items.size()), static_cast<py::ssize_t>(g.size())});
   std::vector<std::string> errors;
   float* data = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    simulate(phases, g, data, errors);
-  }
+  interruptible([&] { simulate(phases, g, data, errors); });
   return py::make_tuple(out, errors);
 }
 

@@ -15,6 +15,7 @@ void add_random(py::module_& m);
 void add_curriculum(py::module_& m);
 void add_evidence(py::module_& m);
 void add_peaks(py::module_& m);
+void add_interrupt(py::module_& m);
 
 #ifndef XRDFAST_VERSION
 #define XRDFAST_VERSION "dev"
@@ -32,6 +33,7 @@ PYBIND11_MODULE(_core, m) {
   add_curriculum(m);
   add_evidence(m);
   add_peaks(m);
+  add_interrupt(m);
   m.def("build_info", [] {
     py::dict info;
     info["version"] = XRDFAST_VERSION;

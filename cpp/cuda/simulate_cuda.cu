@@ -1,26 +1,24 @@
-// simulate_cuda.hpp: the batch simulator on a GPU. Kernels, their launchers, and the host
-// function that checks arguments, prepares each item on the CPU and packs the batch.
+// simulate_cuda.hpp: the batch simulator on a GPU. Kernels, their launchers, and device
+// memory; every formula comes from the headers the CPU path uses (profile.hpp, render.hpp,
+// scattering.hpp's form factors, all XRDFAST_HD), and every host step from the CPU path's
+// own functions (plan_lines, add_lines, plan_peaks, scattering_groups, check_batch).
 //
 // Split of the work (per chunk of items, sized so the double-precision scratch stays small):
 //   host    reflection families, multiplicities and March-Dollase weights (reflections.hpp),
-//           atoms grouped by (scatterer, B) as compute_structure_factors groups them; every
-//           K-alpha component's position, width and mixing with profile.hpp's own functions
-//           (none depends on |F|^2), sorted by position and grouped into coincident peaks as
-//           render_pattern merges them;
+//           each line's position and LP (add_lines, with |F|^2 left to the GPU), the atoms'
+//           scattering groups, and the peak plan (plan_peaks: every K-alpha component's
+//           position, width and mixing, grouped into coincident peaks);
 //   kernel 1 line_kernel: one thread per reflection: mean |F|^2 of h and -h, then the line's
-//           integrated intensity s m |F|^2 LP T as powder_lines computes it;
-//   kernel 2 render_kernel: one block per pattern: the merged peaks' areas and the strongest
-//           peak's height (which sets the Lorentzian tails' reach), then one warp per peak,
-//           the profile added over its window with atomics (shared memory when the row fits);
-//   kernel 3 finish_kernel: one block per pattern: background and hump, noise (thread 0 walks
+//           integrated intensity (line_intensity);
+//   kernel 2 render_kernel: one block per pattern: the peak groups' areas (group_area) and the
+//           strongest peak's height (which sets the Lorentzian tails' reach), then one warp per
+//           peak, profile_value added over its window with atomics (shared memory when the row
+//           fits);
+//   kernel 3 finish_kernel: one block per pattern: background_at, add_noise (thread 0 walks
 //           the item's stream in order, exactly as the CPU does), normalisation, float output.
-// The device maths copies simulate.cpp and profile.hpp line by line (profile.hpp's inline
-// functions are host-only), as render_pattern stands at commit 6b26672: coincident peaks
-// merged, Lorentzian tails cut at kTailCut of the strongest peak. A change there needs its
-// twin here; tests/test_cuda.py holds the two paths to the same patterns (on a GPU).
-// Known difference: the CPU groups coincident peaks after dropping those of zero area, this
-// path before (areas are known only on the device); they differ only if a line of exactly
-// zero intensity sits within 1e-7 degrees of two others.
+// tests/test_cuda.py holds the two paths to the same patterns (on a GPU).
+// Known difference (render.hpp, plan_peaks): the CPU groups coincident peaks after dropping
+// those of zero area, this path before (areas are known only on the device).
 // Left out: splitting one pattern over several blocks (a batch of one pattern uses one SM),
 // overlapping host preparation with the kernels.
 
@@ -33,7 +31,7 @@
 #include "xrdfast/crystal.hpp"
 #include "xrdfast/profile.hpp"
 #include "xrdfast/reflections.hpp"
-#include "xrdfast/rng.hpp"
+#include "xrdfast/render.hpp"
 #include "xrdfast/scattering.hpp"
 #pragma nv_diag_default 1675
 
@@ -76,12 +74,12 @@ struct LineIn {
   int item;                    // chunk-local item index
 };
 
-// Atoms of one phase sharing scatterer and B (reflections.cpp's Group), with their f(s) terms.
-struct ScatteringGroup {
-  double a[5], b[5], c;  // Waasmaier-Kirfel coefficients (the table's floats, widened exactly)
-  double b_iso;          // Å^2
-  double fp, fpp;        // anomalous f', f'' (0 unless anomalous)
-  double neutron;        // bound coherent length, fm
+// A scattering group of one phase (reflections.hpp's scattering_groups) with its atoms' range.
+struct GroupIn {
+  GaussianFormFactor ff;  // Waasmaier-Kirfel coefficients
+  double b_iso;           // Å^2
+  double fp, fpp;         // anomalous f', f'' (0 unless anomalous)
+  double neutron;         // bound coherent length, fm
   int is_neutron;
   int atom_begin, atom_end;
 };
@@ -90,63 +88,6 @@ struct AtomIn {
   double x, y, z;  // fractional
   double occupancy;
 };
-
-// One K-alpha component of one line. Everything but the area comes from the host.
-struct PeakMember {
-  double centre;     // observed 2theta, degrees
-  double fwhm, eta;  // degrees 2theta; Lorentzian fraction
-  double theta;      // Bragg angle, radians
-  double weight;     // 1 for K-alpha1, ka2_ratio for K-alpha2
-  double lp_factor;  // LP(theta) / LP(theta of K-alpha1): each component carries its own LP
-  int line;          // chunk line index: area = intensity[line] * weight * lp_factor
-};
-
-// Members whose centres lie within kCoincidentLines of the first one, drawn as one peak.
-struct PeakGroup {
-  int member_begin, member_end;
-};
-
-// ---- Shared maths (simulate.cpp's anonymous helpers, profile.hpp) -----------------------
-
-// simulate.cpp: lorentz_polarisation. ITC Vol. C 6.2.5, Hewat's cylinder absorption.
-XRDFAST_HD double lorentz_polarisation(double theta, const ItemParams& p) {
-  const double c2m = std::cos(p.monochromator_two_theta * kDegree), c2 = std::cos(2 * theta);
-  const double s = std::sin(theta);
-  double lp = (1 + c2m * c2m * c2 * c2) / (s * s * std::cos(theta) * (1 + c2m * c2m));
-  if (p.debye_scherrer && p.mu_r > 0) {
-    const double s2 = s * s, t1 = 1.7133 - 0.0368 * s2, t2 = -0.0927 - 0.3750 * s2;
-    lp *= std::exp(-t1 * p.mu_r - t2 * p.mu_r * p.mu_r);
-  }
-  return lp;
-}
-
-
-// Device twins of profile.hpp's inline functions (host-only there), same names and maths.
-namespace dev {
-__device__ double gaussian(double dx, double fwhm) {
-  const double c = 4 * std::log(2.0) / (fwhm * fwhm);
-  return std::sqrt(c / M_PI) * std::exp(-c * dx * dx);
-}
-__device__ double lorentzian(double dx, double fwhm) {
-  const double g = 0.5 * fwhm;
-  return g / (M_PI * (dx * dx + g * g));
-}
-__device__ double pseudo_voigt_peak(double fwhm, double eta) {
-  return eta * 2.0 / (M_PI * fwhm) + (1 - eta) * std::sqrt(4 * std::log(2.0) / M_PI) / fwhm;
-}
-__device__ double lorentzian_reach(double area, double fwhm, double eta, double top_height) {
-  const double gamma = 0.5 * fwhm;
-  const double x = std::sqrt(area * eta * gamma / (M_PI * kTailCut * top_height));
-  return std::fmin(std::fmax(x, kGaussianReach * fwhm), kLorentzianReach * fwhm);
-}
-__device__ double lorentzian_kept_fraction(double reach, double fwhm) { return 2.0 / M_PI * std::atan(2.0 * reach / fwhm); }
-
-__device__ double asymmetry_factor(double dx, double p, double theta) {
-  if (p == 0) return 1.0;
-  const double a = 1.0 - p * (dx > 0 ? 1.0 : -1.0) * dx * dx / std::tan(theta);
-  return a > 0 ? a : 0.0;
-}
-}  // namespace dev
 
 // std::lower_bound / std::upper_bound over a strictly increasing grid.
 __device__ int lower_bound(const double* x, int n, double v) {
@@ -172,7 +113,7 @@ __device__ int upper_bound(const double* x, int n, double v) {
 // |F|^2, and the line intensity scale m |F|^2 LP T (reflections.cpp, simulate.cpp).
 __global__ void line_kernel(const LineIn* __restrict__ lines,            // [n_lines]
                             int n_lines,
-                            const ScatteringGroup* __restrict__ groups,  // [n_groups]
+                            const GroupIn* __restrict__ groups,  // [n_groups]
                             const AtomIn* __restrict__ atoms,            // [n_atoms]
                             const ItemParams* __restrict__ items,        // [n_items]
                             double* __restrict__ intensity) {            // [n_lines] out
@@ -182,7 +123,7 @@ __global__ void line_kernel(const LineIn* __restrict__ lines,            // [n_l
   const double s = 0.5 / line.d, s2 = s * s;  // sin(theta)/lambda
   double fp_re = 0, fp_im = 0, fm_re = 0, fm_im = 0;  // F(h), F(-h)
   for (int g = line.group_begin; g < line.group_end; ++g) {
-    const ScatteringGroup& grp = groups[g];
+    const GroupIn& grp = groups[g];
     double sum_re = 0, sum_im = 0;
     for (int j = grp.atom_begin; j < grp.atom_end; ++j) {
       const AtomIn a = atoms[j];
@@ -196,9 +137,7 @@ __global__ void line_kernel(const LineIn* __restrict__ lines,            // [n_l
       f_re = grp.neutron;
       f_im = 0;
     } else {
-      double f0 = grp.c;  // GaussianFormFactor::at_stol_sq
-      for (int q = 0; q < 5; ++q) f0 += grp.a[q] * std::exp(-grp.b[q] * s2);
-      f_re = f0 + grp.fp;
+      f_re = grp.ff.at_stol_sq(s2) + grp.fp;
       f_im = grp.fpp;
     }
     const double dw = std::exp(-grp.b_iso * s2);
@@ -211,8 +150,9 @@ __global__ void line_kernel(const LineIn* __restrict__ lines,            // [n_l
   }
   const double f2 = 0.5 * ((fp_re * fp_re + fp_im * fp_im) + (fm_re * fm_re + fm_im * fm_im));
   const ItemParams& p = items[line.item];
-  const double lp = lorentz_polarisation(std::asin(p.wavelength / (2 * line.d)), p);
-  intensity[i] = line.scale * line.multiplicity * f2 * lp * line.texture;
+  const double lp = lorentz_polarisation(std::asin(p.wavelength / (2 * line.d)), p.monochromator_two_theta,
+                                         p.debye_scherrer, p.mu_r);
+  intensity[i] = line_intensity(line.scale, line.multiplicity, f2, lp, line.texture);
 }
 
 // Largest of 0 and every thread's m over the block (the CPU's `top = 0; top = max(top, v)`).
@@ -269,18 +209,12 @@ __global__ void render_kernel(const ItemParams* __restrict__ items,     // [n_it
 
   double top = 0;
   for (int g = p.peak_begin + threadIdx.x; g < p.peak_end; g += blockDim.x) {
-    double area = 0;
-    int first = -1;  // the CPU keeps the first positive-area peak's centre, width and theta
-    for (int m = peaks[g].member_begin; m < peaks[g].member_end; ++m) {
-      const PeakMember& pm = members[m];
-      const double a = intensity[pm.line] * pm.weight * pm.lp_factor;
-      if (!(a > 0)) continue;
-      if (first < 0) { first = m; area = a; } else { area += a; }
-    }
+    int first;  // the first positive-area member: the peak's centre, width and theta
+    const double area = group_area(peaks[g], members, intensity, &first);
     peak_area[g] = area;
     peak_first[g] = first;
     if (first >= 0) {
-      const double h = area * dev::pseudo_voigt_peak(members[first].fwhm, members[first].eta);
+      const double h = area * pseudo_voigt_peak(members[first].fwhm, members[first].eta);
       top = top < h ? h : top;
     }
   }
@@ -292,18 +226,13 @@ __global__ void render_kernel(const ItemParams* __restrict__ items,     // [n_it
     if (first < 0) continue;
     const PeakMember& pk = members[first];
     const double area = peak_area[g];
-    const double g_reach = pk.fwhm * kGaussianReach;
-    const double l_reach = pk.eta > 0 ? dev::lorentzian_reach(area, pk.fwhm, pk.eta, top_height) : 0.0;
-    const double reach = g_reach < l_reach ? l_reach : g_reach;
-    const double l_scale = pk.eta > 0 ? pk.eta / dev::lorentzian_kept_fraction(l_reach, pk.fwhm) : 0.0;
+    const PeakReach reach = peak_reach(area, pk.fwhm, pk.eta, top_height);
     // The window by bisection with one point of slack either side, then each part by its exact
     // distance test, as render_pattern does (its windows on uniform grids come by arithmetic).
-    const int lo = lower_bound(grid, n, pk.centre - reach), hi = upper_bound(grid, n, pk.centre + reach);
+    const int lo = lower_bound(grid, n, pk.centre - reach.widest()), hi = upper_bound(grid, n, pk.centre + reach.widest());
     for (int i = (lo > 0 ? lo - 1 : 0) + lane; i < (hi < n ? hi + 1 : n); i += 32) {
-      const double dx = grid[i] - pk.centre;
-      double v = std::fabs(dx) <= l_reach ? l_scale * dev::lorentzian(dx, pk.fwhm) : 0.0;
-      if (std::fabs(dx) <= g_reach) v += (1 - pk.eta) * dev::gaussian(dx, pk.fwhm);
-      if (v != 0) atomicAdd(&acc[i], area * v * dev::asymmetry_factor(dx, p.asymmetry, pk.theta));
+      const double v = profile_value(grid[i] - pk.centre, area, pk.fwhm, pk.eta, pk.theta, p.asymmetry, reach);
+      if (v != 0) atomicAdd(&acc[i], v);
     }
   }
   __syncthreads();
@@ -325,44 +254,21 @@ __global__ void finish_kernel(const ItemParams* __restrict__ items,     // [n_it
   double* row = y + size_t(blockIdx.x) * n;
   // Background and amorphous hump, in units of the strongest Bragg point.
   const double bragg_max = block_max(row, n, scratch);
-  const double unit = bragg_max > 0 ? bragg_max : 1.0;
+  const double unit = background_unit(bragg_max);
   if (p.chebyshev_count > 0 || p.hump_amplitude != 0) {
     const double lo = grid[0], span = grid[n - 1] - grid[0];
-    const double* coef = chebyshev + p.chebyshev_begin;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-      const double x = span > 0 ? 2 * (grid[i] - lo) / span - 1 : 0;
-      double t_prev = 1, t = x, b = 0;
-      for (int k = 0; k < p.chebyshev_count; ++k) {
-        const double tk = k == 0 ? 1.0 : (k == 1 ? x : 2 * x * t - t_prev);
-        if (k >= 2) { t_prev = t; t = tk; }
-        b += coef[k] * tk;
-      }
-      const double dx = grid[i] - p.hump_center;
-      b += p.hump_amplitude * std::exp(-4 * std::log(2.0) * dx * dx / (p.hump_fwhm * p.hump_fwhm));
-      row[i] += unit * b;
-    }
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+      row[i] += unit * background_at(grid[i], lo, span, chebyshev + p.chebyshev_begin, p.chebyshev_count,
+                                     p.hump_amplitude, p.hump_center, p.hump_fwhm);
     __syncthreads();
   }
   if (p.counts > 0 || p.read_noise > 0) {
-    double top = block_max(row, n, scratch);
-    if (top <= 0) top = 1;
+    const double top = block_max(row, n, scratch);
     // One stream per pattern, drawn in grid order: the CPU's sequence, so thread 0 walks it.
-    if (threadIdx.x == 0) {
-      Rng rng(seed, p.stream);
-      for (int i = 0; i < n; ++i) {
-        double v = row[i] / top;
-        if (p.counts > 0) v = rng.poisson((v > 0 ? v : 0.0) * p.counts) / p.counts;
-        if (p.read_noise > 0) v += p.read_noise * rng.normal();
-        row[i] = v * top;
-      }
-    }
+    if (threadIdx.x == 0) add_noise(row, size_t(n), top, seed, p.stream, p.counts, p.read_noise);
     __syncthreads();
   }
-  double scale = 1.0;
-  if (p.normalize) {
-    const double top = block_max(row, n, scratch);
-    scale = top > 0 ? 1.0 / top : 1.0;
-  }
+  const double scale = normalisation_scale(block_max(row, n, scratch), p.normalize);
   float* out_row = out + size_t(blockIdx.x) * n;
   for (int i = threadIdx.x; i < n; i += blockDim.x) out_row[i] = float(row[i] * scale);
 }
@@ -402,7 +308,7 @@ struct Chunk {
   std::vector<ItemParams> items;
   std::vector<double> chebyshev;
   std::vector<LineIn> lines;
-  std::vector<ScatteringGroup> groups;
+  std::vector<GroupIn> groups;
   std::vector<AtomIn> atoms;
   std::vector<PeakGroup> peaks;
   std::vector<PeakMember> members;
@@ -415,7 +321,7 @@ void run_chunk(const Chunk& chunk, const DeviceArray<double>& grid, int n, std::
   const DeviceArray<ItemParams> items(chunk.items);
   const DeviceArray<double> chebyshev(chunk.chebyshev);
   const DeviceArray<LineIn> lines(chunk.lines);
-  const DeviceArray<ScatteringGroup> groups(chunk.groups);
+  const DeviceArray<GroupIn> groups(chunk.groups);
   const DeviceArray<AtomIn> atoms(chunk.atoms);
   const DeviceArray<PeakGroup> peaks(chunk.peaks);
   const DeviceArray<PeakMember> members(chunk.members);
@@ -440,22 +346,6 @@ void run_chunk(const Chunk& chunk, const DeviceArray<double>& grid, int n, std::
 
 // ---- Host preparation -------------------------------------------------------------------
 
-std::string num(double v) { return std::to_string(v); }
-
-// simulate.cpp's check_grid, same messages.
-void check_grid(const std::vector<double>& grid) {
-  if (grid.size() < 2) throw std::invalid_argument("2theta grid needs at least 2 points, got " + std::to_string(grid.size()));
-  for (size_t i = 0; i < grid.size(); ++i) {
-    if (!std::isfinite(grid[i])) throw std::invalid_argument("2theta grid has a non-finite value at index " + std::to_string(i));
-    if (i && !(grid[i] > grid[i - 1]))
-      throw std::invalid_argument("2theta grid must increase strictly (index " + std::to_string(i) + ")");
-  }
-  if (grid.front() <= 0 || grid.back() >= 180)
-    throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + num(grid.front()) + ".." + num(grid.back()));
-  if (grid.size() > size_t(std::numeric_limits<int>::max()))
-    throw std::invalid_argument("2theta grid has too many points for the CUDA path");
-}
-
 ItemParams flatten(const SimulationParams& s) {
   ItemParams p{};
   p.wavelength = s.wavelength;
@@ -473,37 +363,23 @@ ItemParams flatten(const SimulationParams& s) {
 // A phase's scattering groups and their atoms (compute_structure_factors' grouping; atoms in
 // their original order within a group, so each group's sum runs in the CPU's order).
 struct PreparedPhase {
-  std::vector<ScatteringGroup> groups;  // atom ranges local to `atoms`
+  std::vector<GroupIn> groups;  // atom ranges local to `atoms`
   std::vector<AtomIn> atoms;
 };
 
-PreparedPhase scattering_groups(const Crystal& crystal, const ScatteringModel& model) {
+PreparedPhase prepare_phase(const Crystal& crystal, const ScatteringModel& model) {
   const auto& atoms = crystal.atoms();
-  struct Key { int scatterer; double b_iso; };
-  std::vector<Key> keys;
-  std::vector<int> group_of(atoms.size());
-  for (size_t j = 0; j < atoms.size(); ++j) {
-    size_t g = 0;
-    while (g < keys.size() && !(keys[g].scatterer == atoms[j].scatterer && keys[g].b_iso == atoms[j].b_iso)) ++g;
-    if (g == keys.size()) keys.push_back({atoms[j].scatterer, atoms[j].b_iso});
-    group_of[j] = int(g);
-  }
+  std::vector<int> group_of;
+  const std::vector<ScatteringGroup> groups = scattering_groups(crystal, model, group_of);  // throws as the CPU
   PreparedPhase out;
-  for (size_t g = 0; g < keys.size(); ++g) {
-    ScatteringGroup grp{};
-    const GaussianFormFactor& ff = form_factor_coefficients(keys[g].scatterer);
-    for (int q = 0; q < 5; ++q) { grp.a[q] = ff.a[q]; grp.b[q] = ff.b[q]; }
-    grp.c = ff.c;
-    grp.b_iso = keys[g].b_iso;
-    const int z = atomic_number(keys[g].scatterer);
-    if (model.radiation == Radiation::Neutron) {
-      grp.is_neutron = 1;
-      grp.neutron = neutron_scattering_length(z);  // throws for elements without a length
-    } else if (model.anomalous) {
-      const auto [fp, fpp] = anomalous_dispersion(z, model.anode);
-      grp.fp = fp;
-      grp.fpp = fpp;
-    }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    GroupIn grp{};
+    grp.ff = form_factor_coefficients(groups[g].scatterer);
+    grp.b_iso = groups[g].b_iso;
+    grp.fp = groups[g].fp;
+    grp.fpp = groups[g].fpp;
+    grp.neutron = groups[g].neutron;
+    grp.is_neutron = model.radiation == Radiation::Neutron;
     grp.atom_begin = int(out.atoms.size());
     for (size_t j = 0; j < atoms.size(); ++j)
       if (group_of[j] == int(g))
@@ -519,8 +395,7 @@ struct PreparedItem {
   ItemParams params{};
   std::vector<double> chebyshev;
   std::vector<LineIn> lines;  // group ranges local to phases[line.item] (item holds the phase index here)
-  std::vector<PeakGroup> peaks;       // member ranges local to `members`
-  std::vector<PeakMember> members;    // line indices local to `lines`
+  PeakPlan peaks;             // line indices local to `lines`
   std::vector<PreparedPhase> phases;
   std::vector<std::tuple<const Crystal*, int, int, int>> phase_keys;  // crystal and scattering model
   std::string error;          // non-empty: the item failed
@@ -532,58 +407,21 @@ void prepare_item(const std::vector<Phase>& phases, const SimulationParams& p, d
   const LinePlan plan = plan_lines(phases, p, tt_max);  // powder_lines' own checks and settings
   out.params = flatten(p);
   out.chebyshev = p.background_chebyshev;
-  const double margin = plan.margin, d_min = plan.d_min;
-  const ScatteringModel& model = plan.model;
+  std::vector<Line> lines;  // positions and LP; f2 and intensity come from line_kernel
   for (size_t ip = 0; ip < phases.size(); ++ip) {
     const Crystal& crystal = *phases[ip].crystal;
-    const double scale = plan.scales[ip];
-    std::vector<Reflection> families = reflection_families(crystal, d_min);
-    if (!families.empty()) out.phases.push_back(scattering_groups(crystal, model));  // as the CPU: no lookups without reflections
+    std::vector<Reflection> families = reflection_families(crystal, plan.d_min);
+    if (!families.empty()) out.phases.push_back(prepare_phase(crystal, plan.model));  // as the CPU: no lookups without reflections
     else out.phases.emplace_back();
-    out.phase_keys.emplace_back(&crystal, int(model.radiation), int(model.anomalous), int(model.anode));
+    out.phase_keys.emplace_back(&crystal, int(plan.model.radiation), int(plan.model.anomalous), int(plan.model.anode));
     apply_march_dollase(crystal, p.march_dollase_r, p.preferred_orientation, families);
-    for (const Reflection& r : families) {
-      const double sin_theta = p.wavelength / (2 * r.d);
-      if (sin_theta >= 1) continue;
-      const double tt = observed_two_theta(std::asin(sin_theta), p);
-      if (tt < tt_min - margin) continue;
-      const PreparedPhase& ph = out.phases.back();
-      out.lines.push_back(LineIn{r.hkl[0], r.hkl[1], r.hkl[2], r.multiplicity, r.d, r.texture, scale, 0,
-                                 int(ph.groups.size()), int(ip)});
-    }
+    add_lines(families, plan, ip, p, tt_min, lines);
   }
-  // render_pattern's peaks: each component's position, width and mixing (profile.hpp, on the
-  // host as on the CPU path), sorted by position and grouped where they coincide.
-  struct Component { double lambda, weight; };
-  const Component comps[2] = {{p.wavelength, 1.0}, {p.wavelength2, p.ka2_ratio}};
-  const int n_comp = (p.wavelength2 > 0 && p.ka2_ratio > 0) ? 2 : 1;
-  for (size_t li = 0; li < out.lines.size(); ++li) {
-    const double d = out.lines[li].d;
-    const double lp1 = lorentz_polarisation(std::asin(p.wavelength / (2 * d)), out.params);  // the CPU's Line::lp
-    for (int c = 0; c < n_comp; ++c) {
-      const double sin_theta = comps[c].lambda / (2 * d);
-      if (sin_theta >= 1) continue;
-      const double theta = std::asin(sin_theta);
-      const double lp_factor = c == 0 ? 1.0 : lorentz_polarisation(theta, out.params) / lp1;
-      double hg, hl;
-      component_widths(theta, p.U, p.V, p.W, p.X, p.Y, comps[c].lambda, p.crystallite_size, p.microstrain,
-                       p.scherrer_k, &hg, &hl);
-      PeakWidth w = hl == 0 ? PeakWidth{hg, 0.0} : tch_width(hg, hl);
-      if (p.shape == ProfileShape::PseudoVoigt) w.eta = p.eta;
-      if (!(w.fwhm > 0)) continue;
-      out.members.push_back(
-          PeakMember{observed_two_theta(theta, p), w.fwhm, w.eta, theta, comps[c].weight, lp_factor, int(li)});
-    }
-  }
-  std::sort(out.members.begin(), out.members.end(),
-            [](const PeakMember& a, const PeakMember& b) { return a.centre < b.centre; });
-  for (size_t m = 0; m < out.members.size(); ++m) {
-    if (!out.peaks.empty() &&
-        std::abs(out.members[m].centre - out.members[size_t(out.peaks.back().member_begin)].centre) < kCoincidentLines)
-      out.peaks.back().member_end = int(m + 1);
-    else
-      out.peaks.push_back(PeakGroup{int(m), int(m + 1)});
-  }
+  for (const Line& line : lines)
+    out.lines.push_back(LineIn{line.hkl[0], line.hkl[1], line.hkl[2], line.multiplicity, line.d, line.texture,
+                               plan.scales[size_t(line.phase)], 0, int(out.phases[size_t(line.phase)].groups.size()),
+                               line.phase});
+  out.peaks = plan_peaks(lines, p, /*areas_known=*/false);
 }
 
 // Run f(i) for i in [0, n) on the hardware threads; f must not throw.
@@ -619,7 +457,7 @@ void pack(std::vector<PreparedItem>& prepared, Chunk& chunk) {
         auto [it, inserted] = group_offset.emplace(item.phase_keys[ip], int(chunk.groups.size()));
         if (inserted) {
           const int atom0 = int(chunk.atoms.size());
-          for (ScatteringGroup g : item.phases[ip].groups) {
+          for (GroupIn g : item.phases[ip].groups) {
             g.atom_begin += atom0;
             g.atom_end += atom0;
             chunk.groups.push_back(g);
@@ -636,11 +474,11 @@ void pack(std::vector<PreparedItem>& prepared, Chunk& chunk) {
         line.item = int(i);
         chunk.lines.push_back(line);
       }
-      for (PeakMember m : item.members) {
+      for (PeakMember m : item.peaks.members) {
         m.line += line0;
         chunk.members.push_back(m);
       }
-      for (PeakGroup g : item.peaks) {
+      for (PeakGroup g : item.peaks.groups) {
         g.member_begin += member0;
         g.member_end += member0;
         chunk.peaks.push_back(g);
@@ -670,10 +508,9 @@ bool cuda_available() {
 void simulate_batch_cuda(const std::vector<std::vector<Phase>>& items, const std::vector<SimulationParams>& params,
                          const std::vector<double>& grid, std::uint64_t seed, float* out,
                          std::vector<std::string>& errors) {
-  check_grid(grid);
-  if (params.size() != 1 && params.size() != items.size())
-    throw std::invalid_argument("give one parameter set, or one per structure (" + std::to_string(items.size()) +
-                                "), not " + std::to_string(params.size()));
+  check_batch(items.size(), params.size(), grid);
+  if (grid.size() > size_t(std::numeric_limits<int>::max()))  // the kernels index points by int
+    throw std::invalid_argument("2theta grid has too many points for the CUDA path");
   errors.assign(items.size(), std::string());
   if (items.empty()) return;
   int count = 0;

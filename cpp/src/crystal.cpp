@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "xrdfast/interrupt.hpp"
 #include "xrdfast/scattering.hpp"
 
 namespace xrdfast {
@@ -44,6 +45,12 @@ Crystal::Crystal(std::string name, UnitCell cell, const GroupOps& group, std::ve
 void Crystal::expand() {
   auto fail = [&](const std::string& why) { throw std::invalid_argument("crystal '" + name_ + "': " + why); };
   if (sites_.empty()) fail("no atomic sites");
+  const char* axis[3] = {"a", "b", "c"};
+  const double lengths[3] = {cell_.a, cell_.b, cell_.c};
+  for (int i = 0; i < 3; ++i)
+    if (!(lengths[i] >= kMinCellLength && lengths[i] <= kMaxCellLength))
+      fail(std::string("cell length ") + axis[i] + " = " + fmt(lengths[i]) + " Å is outside " + fmt(kMinCellLength) +
+           ".." + fmt(kMaxCellLength) + " Å (is it in pm or nm?)");
   // Cheap necessary condition for two points to lie closer than d: on each axis the wrapped
   // fractional difference is below d |a*_i|.
   Eigen::Vector3d recip;
@@ -60,6 +67,9 @@ void Crystal::expand() {
     const Site& site = sites_[s];
     const std::string where = "site '" + site.label + "'";
     if (!site.frac.allFinite()) fail(where + " has non-finite coordinates");
+    if (site.frac.cwiseAbs().maxCoeff() > kMaxFractional)
+      fail(where + " has fractional coordinates (" + fmt(site.frac[0]) + ", " + fmt(site.frac[1]) + ", " +
+           fmt(site.frac[2]) + ") beyond +-" + fmt(kMaxFractional));
     if (!std::isfinite(site.occupancy) || site.occupancy < 0 || site.occupancy > 1.0 + 1e-6)
       fail(where + " has occupancy " + fmt(site.occupancy) + " (expected 0..1)");
     if (!std::isfinite(site.b_iso) || site.b_iso < 0 || site.b_iso > 100)
@@ -81,7 +91,8 @@ void Crystal::expand() {
     cell_mass_ += site.occupancy * atomic_mass(atomic_number(site.scatterer)) * double(images.size());
   }
   // Distinct sites closer than a bond with more than one atom's worth of occupancy overlap.
-  for (size_t i = 0; i < atoms_.size(); ++i)
+  for (size_t i = 0; i < atoms_.size(); ++i) {
+    poll_interrupt();  // pairs grow as the square of the atoms
     for (size_t j = i + 1; j < atoms_.size(); ++j) {
       if (atoms_[i].site == atoms_[j].site) continue;
       if (!near(atoms_[i].frac, atoms_[j].frac, kOverlapDistance)) continue;
@@ -90,6 +101,7 @@ void Crystal::expand() {
         fail("sites '" + sites_[atoms_[i].site].label + "' and '" + sites_[atoms_[j].site].label + "' overlap (" +
              fmt(d) + " Å apart with total occupancy " + fmt(atoms_[i].occupancy + atoms_[j].occupancy) + ")");
     }
+  }
 }
 
 }  // namespace xrdfast

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "xrdfast/extinction.hpp"
+#include "xrdfast/interrupt.hpp"
 
 #ifdef XRDFAST_OPENMP
 #include <omp.h>
@@ -78,47 +79,89 @@ Crystal draw_crystal(int space_group, const RandomCrystalOptions& options, Rng& 
   }
 }
 
-void generate_one(const StageDistribution& d, std::uint64_t seed, std::int64_t index, const std::vector<double>& grid,
-                  float* row, SampleRecord& rec) {
-  Rng rng(seed, std::uint64_t(index));
-  rec = SampleRecord{};
-  rec.index = index;
+// The draws that open a sample's stream: its extinction group, a member space group, and
+// whether the lattice-only generator makes it.
+void draw_kind(const StageDistribution& d, Rng& rng, SampleRecord& rec) {
   rec.extinction_group = 1 + pick(rng, kNumExtinctionGroups);
   const auto& members = ExtinctionGroup::get(rec.extinction_group).space_groups;
   rec.space_group = members[size_t(pick(rng, int(members.size())))];
   rec.crystal_system = int(crystal_system_of(rec.space_group));
   rec.lattice_only = rng.uniform() < d.lattice_only_fraction;
+}
 
+// The record's copy of the nuisances a sample is rendered with.
+void record_params(const SimulationParams& p, SampleRecord& rec) {
+  rec.U = p.U;
+  rec.V = p.V;
+  rec.W = p.W;
+  rec.X = p.X;
+  rec.eta = p.eta;
+  rec.zero_shift = p.zero_shift;
+  rec.sample_displacement = p.sample_displacement;
+  rec.crystallite_size = p.crystallite_size;
+  rec.microstrain = p.microstrain;
+  rec.march_dollase_r = p.march_dollase_r;
+  for (int j = 0; j < 3; ++j) rec.preferred_orientation[j] = p.preferred_orientation[j];
+  rec.counts = p.counts;
+  rec.read_noise = p.read_noise;
+  for (size_t j = 0; j < 3; ++j) rec.background[j] = j < p.background_chebyshev.size() ? p.background_chebyshev[j] : 0.0;
+  rec.hump[0] = p.hump_amplitude;
+  rec.hump[1] = p.hump_center;
+  rec.hump[2] = p.hump_fwhm;
+}
+
+}  // namespace
+
+SimulationParams draw_params(const StageDistribution& d, Rng& rng) {
   SimulationParams p;
-  p.U = rec.U = d.U.draw(rng);
-  p.V = rec.V = d.V.draw(rng);
-  p.W = rec.W = d.W.draw(rng);
-  p.X = rec.X = d.X.draw(rng);
-  p.eta = rec.eta = std::pow(d.eta.draw(rng), d.eta_power);
-  p.zero_shift = rec.zero_shift = d.zero_shift.draw(rng);
-  p.sample_displacement = rec.sample_displacement = d.sample_displacement.draw(rng);
-  if (rng.uniform() < d.size_probability) p.crystallite_size = rec.crystallite_size = d.crystallite_size.draw_log(rng);
-  if (rng.uniform() < d.strain_probability) p.microstrain = rec.microstrain = d.microstrain.draw(rng);
+  p.U = d.U.draw(rng);
+  p.V = d.V.draw(rng);
+  p.W = d.W.draw(rng);
+  p.X = d.X.draw(rng);
+  p.eta = std::pow(d.eta.draw(rng), d.eta_power);
+  p.zero_shift = d.zero_shift.draw(rng);
+  p.sample_displacement = d.sample_displacement.draw(rng);
+  if (rng.uniform() < d.size_probability) p.crystallite_size = d.crystallite_size.draw_log(rng);
+  if (rng.uniform() < d.strain_probability) p.microstrain = d.microstrain.draw(rng);
   if (rng.uniform() < d.texture_probability) {
-    p.march_dollase_r = rec.march_dollase_r = d.march_dollase_r.draw_log(rng);
+    p.march_dollase_r = d.march_dollase_r.draw_log(rng);
     p.preferred_orientation = kTextureAxes[pick(rng, 7)];
-    for (int j = 0; j < 3; ++j) rec.preferred_orientation[j] = p.preferred_orientation[j];
   }
   if (rng.uniform() < d.noise_probability) {
-    p.counts = rec.counts = d.counts.draw_log(rng);
-    p.read_noise = rec.read_noise = d.read_noise.draw(rng);
+    p.counts = d.counts.draw_log(rng);
+    p.read_noise = d.read_noise.draw(rng);
   }
   if (rng.uniform() < d.background_probability) {
-    rec.background[0] = d.background_level.draw(rng);
-    rec.background[1] = d.background_slope.draw(rng);
-    rec.background[2] = d.background_curvature.draw(rng);
-    p.background_chebyshev.assign(rec.background, rec.background + 3);
+    const double level = d.background_level.draw(rng);
+    const double slope = d.background_slope.draw(rng);
+    const double curvature = d.background_curvature.draw(rng);
+    p.background_chebyshev = {level, slope, curvature};
   }
   if (rng.uniform() < d.hump_probability) {
-    p.hump_amplitude = rec.hump[0] = d.hump_amplitude.draw(rng);
-    p.hump_center = rec.hump[1] = d.hump_center.draw(rng);
-    p.hump_fwhm = rec.hump[2] = d.hump_fwhm.draw(rng);
+    p.hump_amplitude = d.hump_amplitude.draw(rng);
+    p.hump_center = d.hump_center.draw(rng);
+    p.hump_fwhm = d.hump_fwhm.draw(rng);
   }
+  return p;
+}
+
+SimulationParams sample_params(const StageDistribution& d, std::uint64_t seed, std::int64_t index) {
+  Rng rng(seed, std::uint64_t(index));
+  SampleRecord rec;
+  draw_kind(d, rng, rec);
+  return draw_params(d, rng);
+}
+
+namespace {
+
+void generate_one(const StageDistribution& d, std::uint64_t seed, std::int64_t index, const std::vector<double>& grid,
+                  float* row, SampleRecord& rec) {
+  Rng rng(seed, std::uint64_t(index));
+  rec = SampleRecord{};
+  rec.index = index;
+  draw_kind(d, rng, rec);
+  SimulationParams p = draw_params(d, rng);
+  record_params(p, rec);
   const bool impurity = rng.uniform() < d.impurity_probability;
 
   RandomCrystalOptions options = d.crystal;  // room for the smallest orbit with exactly this symmetry
@@ -172,8 +215,12 @@ void generate_samples(const StageDistribution& dist, std::uint64_t seed, std::in
 #endif
   for (std::int64_t i = 0; i < count; ++i) {
     float* row = out + size_t(i) * width;
+    if (interrupt_requested()) continue;  // an OpenMP loop cannot break: skip what is left
     try {
+      poll_interrupt();
       generate_one(dist, seed, first + i, grid, row, records[i]);
+    } catch (const Interrupted&) {
+      // the flag is set; the loop drains and the call throws below
     } catch (const std::exception& e) {
       records[i].index = first + i;
       records[i].status = 1;
@@ -181,6 +228,7 @@ void generate_samples(const StageDistribution& dist, std::uint64_t seed, std::in
       std::fill(row, row + width, std::numeric_limits<float>::quiet_NaN());
     }
   }
+  if (interrupt_requested()) throw Interrupted();
   (void)n_threads;
 }
 

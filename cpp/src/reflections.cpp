@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <iomanip>
+#include <sstream>
 #include <stdexcept>
+#include <string>
+
+#include "xrdfast/interrupt.hpp"
 
 namespace xrdfast {
 
@@ -11,6 +16,15 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   if (!(d_min > 0)) throw std::invalid_argument("d_min must be positive");
   const UnitCell& cell = crystal.cell();
   const GroupOps& ops = crystal.symmetry();
+  // the sphere of radius 1/d_min holds (4 pi / 3) V / d_min^3 lattice points
+  const double n_points = 4.0 * M_PI / 3.0 * cell.volume() / (d_min * d_min * d_min);
+  if (!(n_points <= kMaxReflections)) {
+    std::ostringstream why;
+    why << std::setprecision(3) << "crystal '" << crystal.name() << "': a " << cell.volume() << " Å^3 cell to d = "
+        << d_min << " Å has ~" << n_points << " reflections, more than the " << kMaxReflections
+        << " xrdfast computes; narrow the 2theta range or use a longer wavelength";
+    throw std::invalid_argument(why.str());
+  }
   // |h| = |s . a| <= |s||a| = a / d, so the box h <= a/d_min holds the whole sphere
   const int hmax = int(cell.a / d_min), kmax = int(cell.b / d_min), lmax = int(cell.c / d_min);
   const double limit = 1.0 / (d_min * d_min);
@@ -27,6 +41,7 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   }
   for (int h = 0; h <= hmax; ++h)
     for (int k = (h == 0 || k_nonneg) ? 0 : -kmax; k <= kmax; ++k) {
+      poll_interrupt();
       // 1/d^2 = A l^2 + B l + C: visit only the l inside the sphere
       const double a = g(2, 2), b = 2 * (h * g(0, 2) + k * g(1, 2));
       const double c = h * h * g(0, 0) + k * k * g(1, 1) + 2 * h * k * g(0, 1) - limit;
@@ -56,28 +71,35 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   return out;
 }
 
-void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families) {
-  if (families.empty()) return;
+std::vector<ScatteringGroup> scattering_groups(const Crystal& crystal, const ScatteringModel& model,
+                                               std::vector<int>& group_of) {
   const auto& atoms = crystal.atoms();
-  // Atoms sharing scatterer and B share f(s) exp(-B s^2): evaluate it once per group.
-  struct Group { int scatterer; double b_iso; std::complex<double> dispersion; double neutron; };
-  std::vector<Group> groups;
-  std::vector<int> group_of(atoms.size());
+  std::vector<ScatteringGroup> groups;
+  group_of.assign(atoms.size(), 0);
   for (size_t j = 0; j < atoms.size(); ++j) {
     size_t g = 0;
     while (g < groups.size() && !(groups[g].scatterer == atoms[j].scatterer && groups[g].b_iso == atoms[j].b_iso)) ++g;
     if (g == groups.size()) {
-      Group grp{atoms[j].scatterer, atoms[j].b_iso, 0.0, 0.0};
+      ScatteringGroup grp{atoms[j].scatterer, atoms[j].b_iso};
       const int z = atomic_number(grp.scatterer);
       if (model.radiation == Radiation::Neutron) grp.neutron = neutron_scattering_length(z);
       else if (model.anomalous) {
         const auto [fp, fpp] = anomalous_dispersion(z, model.anode);
-        grp.dispersion = {fp, fpp};
+        grp.fp = fp;
+        grp.fpp = fpp;
       }
       groups.push_back(grp);
     }
     group_of[j] = int(g);
   }
+  return groups;
+}
+
+void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families) {
+  if (families.empty()) return;
+  const auto& atoms = crystal.atoms();
+  std::vector<int> group_of;
+  const std::vector<ScatteringGroup> groups = scattering_groups(crystal, model, group_of);
   // exp(2 pi i h x) = (exp(2 pi i x))^h: per-atom tables along each axis replace a sincos
   // per atom and reflection by two complex products.
   int hmax = 0, kmax = 0, lmax = 0;
@@ -103,6 +125,7 @@ void compute_structure_factors(const Crystal& crystal, const ScatteringModel& mo
   }
   std::vector<std::complex<double>> sum(groups.size());
   for (Reflection& r : families) {
+    poll_interrupt();  // a 10,000-atom cell spends seconds here
     const double s = 0.5 / r.d, s2 = s * s;  // sin(theta)/lambda
     std::fill(sum.begin(), sum.end(), 0.0);
     const int ih = r.hkl[0] + hmax, ik = r.hkl[1] + kmax, il = r.hkl[2] + lmax;
@@ -112,7 +135,7 @@ void compute_structure_factors(const Crystal& crystal, const ScatteringModel& mo
     for (size_t g = 0; g < groups.size(); ++g) {
       const std::complex<double> f =
           (model.radiation == Radiation::Neutron ? std::complex<double>(groups[g].neutron)
-                                                 : xray_form_factor(groups[g].scatterer, s) + groups[g].dispersion) *
+                                                 : xray_form_factor(groups[g].scatterer, s) + std::complex<double>(groups[g].fp, groups[g].fpp)) *
           std::exp(-groups[g].b_iso * s2);
       f_plus += f * sum[g];
       f_minus += f * std::conj(sum[g]);

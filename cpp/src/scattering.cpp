@@ -118,6 +118,9 @@ AtomType parse_atom_type(const std::string& label) {
     bad_label(label, "cannot read '" + q + "' as a charge");
   }
   if (charge > z) bad_label(label, "charge exceeds the number of electrons");
+  // Oxidation states run from -4 (C in carbides) to +8 (Os, Ru, Xe): 'Na9+' is a typo, and
+  // reading it as neutral Na would change the pattern silently.
+  if (charge > 8 || charge < -4) bad_label(label, "no element has the oxidation state " + std::to_string(charge));
   return {z, charge};
 }
 

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
+#include "xrdfast/interrupt.hpp"
 #include "xrdfast/profile.hpp"
-#include "xrdfast/rng.hpp"
+#include "xrdfast/render.hpp"
 
 #ifdef XRDFAST_OPENMP
 #include <omp.h>
@@ -16,19 +19,11 @@ namespace xrdfast {
 
 namespace {
 
-std::string num(double v) { return std::to_string(v); }
-
-// Lorentz-polarisation factor at Bragg angle theta (radians), ITC Vol. C 6.2.5.
-double lorentz_polarisation(double theta, const SimulationParams& p) {
-  const double c2m = std::cos(p.monochromator_two_theta * kDegree), c2 = std::cos(2 * theta);
-  const double s = std::sin(theta);
-  double lp = (1 + c2m * c2m * c2 * c2) / (s * s * std::cos(theta) * (1 + c2m * c2m));
-  if (p.geometry == Geometry::DebyeScherrer && p.mu_r > 0) {
-    // Hewat's cylinder absorption, as in GSAS (valid for mu R < ~1)
-    const double s2 = s * s, t1 = 1.7133 - 0.0368 * s2, t2 = -0.0927 - 0.3750 * s2;
-    lp *= std::exp(-t1 * p.mu_r - t2 * p.mu_r * p.mu_r);
-  }
-  return lp;
+// Shortest round-trip text of a number: 1e+308 and 0.0025, not 3000 digits or 0.002500.
+std::string num(double v) {
+  std::ostringstream out;
+  out << std::setprecision(6) << v;
+  return out.str();
 }
 
 }  // namespace
@@ -38,33 +33,81 @@ double observed_two_theta(double theta, const SimulationParams& p) {
   return 2 * theta / kDegree + p.zero_shift + displacement;
 }
 
+const std::vector<ParameterRange>& parameter_ranges() {
+  using P = SimulationParams;
+  // name, field, lo, hi, 0 switches the effect off, unit, why this range
+  static const std::vector<ParameterRange> table = {
+      {"wavelength", &P::wavelength, 0.05, 5.0, false, "Å", "hard X-rays to thermal neutrons"},
+      {"wavelength2", &P::wavelength2, 0.05, 5.0, true, "Å", "a second (K-alpha2) line; 0 for a monochromatic beam"},
+      {"ka2_ratio", &P::ka2_ratio, 0.0, 1.0, false, "", "I(K-alpha2) / I(K-alpha1); 0.5 for every common anode"},
+      {"monochromator_two_theta", &P::monochromator_two_theta, 0.0, 120.0, false, "deg",
+       "26.6 for graphite (002) with Cu, 45 for LiF (200); 0 for none"},
+      {"mu_r", &P::mu_r, 0.0, 1.0, false, "", "Hewat's cylinder absorption holds for mu R up to ~1"},
+      {"U", &P::U, 0.0, 1.0, false, "deg^2", "Caglioti U; 1 means a 1 deg FWHM at 2theta = 90 deg"},
+      {"V", &P::V, -1.0, 1.0, false, "deg^2", "Caglioti V; also V >= -2 sqrt(U W), so that FWHM^2 stays positive"},
+      {"W", &P::W, 0.0, 1.0, false, "deg^2", "Caglioti W; FWHM^2 at low angle (0.0025: 0.05 deg)"},
+      {"X", &P::X, 0.0, 1.0, false, "deg", "Lorentzian X / cos(theta)"},
+      {"Y", &P::Y, 0.0, 1.0, false, "deg", "Lorentzian Y tan(theta)"},
+      {"eta", &P::eta, 0.0, 1.0, false, "", "pseudo-Voigt Lorentzian fraction"},
+      {"crystallite_size", &P::crystallite_size, 1.0, 1e5, true, "nm",
+       "Scherrer size broadening; below 1 nm there is no crystal, above 100 um no measurable width; 0 for none"},
+      {"microstrain", &P::microstrain, 0.0, 0.05, false, "", "strain broadening 4 e tan(theta); 5 % is beyond plastic flow"},
+      {"scherrer_k", &P::scherrer_k, 0.5, 2.0, false, "", "Scherrer constant, 0.89..1.33 by crystallite shape"},
+      {"asymmetry", &P::asymmetry, -100.0, 100.0, false, "deg^-2",
+       "Rietveld's P; the factor 1 - P sgn(d) d^2 / tan(theta) must keep the peak's shape"},
+      {"zero_shift", &P::zero_shift, -1.0, 1.0, false, "deg", "2theta zero error; more is a misaligned instrument"},
+      {"sample_displacement", &P::sample_displacement, -2.0, 2.0, false, "mm", "sample height error"},
+      {"goniometer_radius", &P::goniometer_radius, 50.0, 2000.0, false, "mm", "lab goniometers 135-435, synchrotrons up to ~2000"},
+      {"march_dollase_r", &P::march_dollase_r, 0.1, 10.0, false, "", "March-Dollase r; 1 is a random powder"},
+      {"preferred_orientation", nullptr, -20.0, 20.0, false, "", "each Miller index of the texture axis, not all zero"},
+      {"background_chebyshev", nullptr, -100.0, 100.0, false, "x strongest peak",
+       "each Chebyshev coefficient, at most 36 of them"},
+      {"hump_amplitude", &P::hump_amplitude, 0.0, 100.0, false, "x strongest peak", "amorphous hump height"},
+      {"hump_center", &P::hump_center, 0.0, 180.0, false, "deg", "amorphous hump position"},
+      {"hump_fwhm", &P::hump_fwhm, 0.1, 180.0, false, "deg", "amorphous hump width"},
+      {"counts", &P::counts, 1.0, 1e9, true, "counts", "Poisson counts at the maximum; 0 for noiseless"},
+      {"read_noise", &P::read_noise, 0.0, 1.0, false, "x maximum", "Gaussian noise sigma"},
+  };
+  return table;
+}
+
 void SimulationParams::validate() const {
   auto fail = [](const std::string& why) { throw std::invalid_argument("simulation parameters: " + why); };
-  auto finite = [&](double v, const char* name) {
-    if (!std::isfinite(v)) fail(std::string(name) + " must be finite");
+  auto range_text = [](const ParameterRange& r) {
+    std::string text = num(r.lo) + " .. " + num(r.hi) + (*r.unit ? std::string(" ") + r.unit : "");
+    return (r.zero_is_off ? "0 or " : "") + text + " (" + r.why + ")";
   };
-  for (auto [v, n] : {std::pair{wavelength, "wavelength"}, {wavelength2, "wavelength2"}, {ka2_ratio, "ka2_ratio"},
-                      {U, "U"}, {V, "V"}, {W, "W"}, {X, "X"}, {Y, "Y"}, {eta, "eta"}, {zero_shift, "zero_shift"},
-                      {sample_displacement, "sample_displacement"}, {goniometer_radius, "goniometer_radius"},
-                      {march_dollase_r, "march_dollase_r"}, {counts, "counts"}, {read_noise, "read_noise"},
-                      {crystallite_size, "crystallite_size"}, {microstrain, "microstrain"}, {asymmetry, "asymmetry"},
-                      {hump_amplitude, "hump_amplitude"}, {hump_center, "hump_center"}, {hump_fwhm, "hump_fwhm"},
-                      {mu_r, "mu_r"}, {monochromator_two_theta, "monochromator_two_theta"}, {scherrer_k, "scherrer_k"}})
-    finite(v, n);
-  for (double c : background_chebyshev) finite(c, "background_chebyshev");
-  if (wavelength < 0.05 || wavelength > 5.0)
-    fail("wavelength " + num(wavelength) + " Å is outside 0.05..5 Å (X-ray and thermal-neutron range)");
-  if (wavelength2 != 0 && (wavelength2 < 0.05 || wavelength2 > 5.0)) fail("wavelength2 must be 0 (none) or 0.05..5 Å");
-  if (ka2_ratio < 0 || ka2_ratio > 1) fail("ka2_ratio must lie in 0..1");
-  if (eta < 0 || eta > 1) fail("eta " + num(eta) + " must lie in 0..1");
-  if (W < 0 || U < 0) fail("Caglioti U and W must be non-negative");
-  if (X < 0 || Y < 0) fail("Lorentzian X and Y must be non-negative");
-  if (crystallite_size < 0 || microstrain < 0) fail("crystallite_size and microstrain must be non-negative");
-  if (goniometer_radius <= 0) fail("goniometer_radius must be positive");
-  if (march_dollase_r <= 0) fail("march_dollase_r must be positive (1 = random powder)");
-  if (counts < 0 || read_noise < 0) fail("counts and read_noise must be non-negative");
-  if (hump_fwhm <= 0) fail("hump_fwhm must be positive");
-  if (mu_r < 0) fail("mu_r must be non-negative");
+  auto check = [&](const ParameterRange& r, double v, const std::string& name) {
+    if (!std::isfinite(v)) fail(name + " = " + num(v) + " must be finite; its range is " + range_text(r));
+    if ((v < r.lo || v > r.hi) && !(r.zero_is_off && v == 0))
+      fail(name + " = " + num(v) + " is outside its range " + range_text(r));
+  };
+  for (const ParameterRange& r : parameter_ranges()) {
+    if (r.field) {
+      check(r, this->*r.field, r.name);
+    } else if (std::string(r.name) == "background_chebyshev") {
+      if (background_chebyshev.size() > kMaxChebyshevTerms)
+        fail("background_chebyshev has " + std::to_string(background_chebyshev.size()) + " coefficients, more than " +
+             std::to_string(kMaxChebyshevTerms));
+      for (size_t k = 0; k < background_chebyshev.size(); ++k)
+        check(r, background_chebyshev[k], "background_chebyshev[" + std::to_string(k) + "]");
+    } else if (std::string(r.name) == "preferred_orientation") {
+      for (int j = 0; j < 3; ++j) check(r, preferred_orientation[j], "preferred_orientation[" + std::to_string(j) + "]");
+      if (preferred_orientation == Vec3i{0, 0, 0}) fail("preferred_orientation must be a nonzero hkl");
+    }
+  }
+  // A second line is the K-alpha2 of the same anode: 0.25 % (Cu) to 2.3 % (W) longer. A
+  // wavelength set alone keeps Cu K-alpha2 beside it, a line from another anode.
+  if (wavelength2 != 0 && std::abs(wavelength2 / wavelength - 1) > kDoubletSplitting)
+    fail("wavelength2 = " + num(wavelength2) + " Å is not the K-alpha2 beside wavelength = " + num(wavelength) +
+         " Å (more than " + num(100 * kDoubletSplitting) + " % apart): give wavelength2 = 0 for one line, or the "
+         "same anode's K-alpha2");
+  // H_G^2 = U t^2 + V t + W >= 0 for every t = tan(theta) >= 0 needs V >= -2 sqrt(U W)
+  if (V < -2 * std::sqrt(U * W))
+    fail("Caglioti V = " + num(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " + num(U) +
+         " and W = " + num(W) + " V must be at least -2 sqrt(U W) = " + num(0.0 - 2 * std::sqrt(U * W)));
+  if (W == 0 && X == 0 && crystallite_size == 0)
+    fail("the peaks have no width at low angles: give Caglioti W, Lorentzian X or a crystallite size");
   if (anomalous && radiation == Radiation::Neutron) fail("anomalous dispersion applies to X-rays only");
 }
 
@@ -92,6 +135,20 @@ LinePlan plan_lines(const std::vector<Phase>& phases, const SimulationParams& p,
   return plan;
 }
 
+void add_lines(const std::vector<Reflection>& families, const LinePlan& plan, size_t phase, const SimulationParams& p,
+               double tt_min, std::vector<Line>& lines) {
+  for (const Reflection& r : families) {
+    const double sin_theta = p.wavelength / (2 * r.d);
+    if (sin_theta >= 1) continue;
+    const double theta = std::asin(sin_theta);
+    const double tt = observed_two_theta(theta, p);
+    if (tt < tt_min - plan.margin) continue;
+    const double lp = lorentz_polarisation(theta, p);
+    lines.push_back(Line{r.hkl, r.d, tt, r.multiplicity, r.f2, lp, r.texture,
+                         line_intensity(plan.scales[phase], r.multiplicity, r.f2, lp, r.texture), int(phase)});
+  }
+}
+
 std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& p, double tt_min,
                                double tt_max) {
   const LinePlan plan = plan_lines(phases, p, tt_max);
@@ -101,62 +158,44 @@ std::vector<Line> powder_lines(const std::vector<Phase>& phases, const Simulatio
     std::vector<Reflection> families = reflection_families(crystal, plan.d_min);
     compute_structure_factors(crystal, plan.model, families);
     apply_march_dollase(crystal, p.march_dollase_r, p.preferred_orientation, families);
-    for (const Reflection& r : families) {
-      const double sin_theta = p.wavelength / (2 * r.d);
-      if (sin_theta >= 1) continue;
-      const double theta = std::asin(sin_theta);
-      const double tt = observed_two_theta(theta, p);
-      if (tt < tt_min - plan.margin) continue;
-      const double lp = lorentz_polarisation(theta, p);
-      lines.push_back(Line{r.hkl, r.d, tt, r.multiplicity, r.f2, lp, r.texture,
-                           plan.scales[ip] * r.multiplicity * r.f2 * lp * r.texture, int(ip)});
-    }
+    add_lines(families, plan, ip, p, tt_min, lines);
   }
   return lines;
 }
 
-template <typename T>
-void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, const std::vector<double>& grid,
-                    std::uint64_t seed, std::uint64_t stream, T* out) {
-  const size_t n = grid.size();
-  std::vector<double> y(n, 0.0);
-  // First every K-alpha component's position, area and width; then the tails' reach,
-  // which depends on the strongest peak; then the drawing.
-  struct Peak { double centre, area, fwhm, eta, theta; };
+namespace {
+
+// A group of the peak plan as it is drawn: its first member's position and width, the
+// group's summed area.
+struct Peak { double centre, area, fwhm, eta, theta; };
+
+std::vector<Peak> merged_peaks(const PeakPlan& plan, const std::vector<Line>& lines) {
+  std::vector<double> intensity(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) intensity[i] = lines[i].intensity;
   std::vector<Peak> peaks;
-  peaks.reserve(2 * lines.size());
-  struct Component { double lambda, weight; };
-  const Component comps[2] = {{p.wavelength, 1.0}, {p.wavelength2, p.ka2_ratio}};
-  const int n_comp = (p.wavelength2 > 0 && p.ka2_ratio > 0) ? 2 : 1;
-  double top_height = 0;
-  for (const Line& line : lines) {
-    for (int c = 0; c < n_comp; ++c) {
-      const double sin_theta = comps[c].lambda / (2 * line.d);
-      if (sin_theta >= 1) continue;
-      const double theta = std::asin(sin_theta);
-      // Each component carries its own LP; the line records the K-alpha1 one.
-      const double area = line.intensity * comps[c].weight * (c == 0 ? 1.0 : lorentz_polarisation(theta, p) / line.lp);
-      double hg, hl;
-      component_widths(theta, p.U, p.V, p.W, p.X, p.Y, comps[c].lambda, p.crystallite_size, p.microstrain,
-                       p.scherrer_k, &hg, &hl);
-      PeakWidth w = hl == 0 ? PeakWidth{hg, 0.0} : tch_width(hg, hl);
-      if (p.shape == ProfileShape::PseudoVoigt) w.eta = p.eta;
-      if (!(w.fwhm > 0) || !(area > 0)) continue;
-      peaks.push_back(Peak{observed_two_theta(theta, p), area, w.fwhm, w.eta, theta});
-    }
+  peaks.reserve(plan.groups.size());
+  for (const PeakGroup& g : plan.groups) {
+    int first;
+    const double area = group_area(g, plan.members.data(), intensity.data(), &first);
+    if (first < 0) continue;
+    const PeakMember& m = plan.members[size_t(first)];
+    peaks.push_back(Peak{m.centre, area, m.fwhm, m.eta, m.theta});
   }
-  // Lines at one position (families that coincide by metric, or one family split by a
-  // lower-symmetry description) are one peak: the drawing must not depend on how the
-  // crystal's symmetry was written down.
-  std::sort(peaks.begin(), peaks.end(), [](const Peak& a, const Peak& b) { return a.centre < b.centre; });
-  size_t merged = 0;
-  for (size_t i = 0; i < peaks.size(); ++i) {
-    if (merged > 0 && std::abs(peaks[i].centre - peaks[merged - 1].centre) < kCoincidentLines)
-      peaks[merged - 1].area += peaks[i].area;
-    else
-      peaks[merged++] = peaks[i];
-  }
-  peaks.resize(merged);
+  return peaks;
+}
+
+double max_of(const std::vector<double>& y) {  // 0 for a row without positive values
+  double top = 0;
+  for (double v : y) top = std::max(top, v);
+  return top;
+}
+
+// Add each peak's profile to y over the grid points it reaches. Asymmetric peaks point by
+// point (profile.hpp's profile_value, as the CUDA kernel draws every peak); symmetric ones
+// by the parts separately, the Gaussian by a recurrence on uniform grids.
+void draw_peaks(const std::vector<Peak>& peaks, double asymmetry, const std::vector<double>& grid, std::vector<double>& y) {
+  const size_t n = grid.size();
+  double top_height = 0;  // sets the Lorentzian tails' reach
   for (const Peak& pk : peaks) top_height = std::max(top_height, pk.area * pseudo_voigt_peak(pk.fwhm, pk.eta));
   // Window of grid points within `reach` of `centre`: by arithmetic on a uniform grid (one
   // point of slack either side; the loops test the distance exactly), else by bisection.
@@ -175,21 +214,13 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
   };
   double* __restrict acc = y.data();
   const double* __restrict x = grid.data();
-  const double asymmetry = p.asymmetry;
   for (const Peak& pk : peaks) {
     size_t lo, hi;
     const double c = pk.centre;
     if (asymmetry != 0) {  // the general loop: both parts and the asymmetry factor per point
-      const double g_reach = pk.fwhm * kGaussianReach;
-      const double l_reach = pk.eta > 0 ? lorentzian_reach(pk.area, pk.fwhm, pk.eta, top_height) : 0.0;
-      const double l_scale = pk.eta > 0 ? pk.eta / lorentzian_kept_fraction(l_reach, pk.fwhm) : 0.0;
-      window(c, std::max(g_reach, l_reach), &lo, &hi);
-      for (size_t i = lo; i < hi; ++i) {
-        const double dx = x[i] - c;
-        double v = std::abs(dx) <= l_reach ? l_scale * lorentzian(dx, pk.fwhm) : 0.0;
-        if (std::abs(dx) <= g_reach) v += (1 - pk.eta) * gaussian(dx, pk.fwhm);
-        acc[i] += pk.area * v * asymmetry_factor(dx, asymmetry, pk.theta);
-      }
+      const PeakReach reach = peak_reach(pk.area, pk.fwhm, pk.eta, top_height);
+      window(c, std::max(reach.gaussian, reach.lorentzian), &lo, &hi);
+      for (size_t i = lo; i < hi; ++i) acc[i] += profile_value(x[i] - c, pk.area, pk.fwhm, pk.eta, pk.theta, asymmetry, reach);
       continue;
     }
     if (pk.eta > 0) {  // Lorentzian part over its own reach
@@ -226,44 +257,28 @@ void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, c
       }
     }
   }
-  // Background and amorphous hump, in units of the strongest Bragg point.
-  double bragg_max = 0;
-  for (double v : y) bragg_max = std::max(bragg_max, v);
-  const double unit = bragg_max > 0 ? bragg_max : 1.0;
-  if (!p.background_chebyshev.empty() || p.hump_amplitude != 0) {
-    const double lo = grid.front(), span = grid.back() - grid.front();
-    for (size_t i = 0; i < n; ++i) {
-      const double x = span > 0 ? 2 * (grid[i] - lo) / span - 1 : 0;
-      double t_prev = 1, t = x, b = 0;
-      for (size_t k = 0; k < p.background_chebyshev.size(); ++k) {
-        const double tk = k == 0 ? 1.0 : (k == 1 ? x : 2 * x * t - t_prev);
-        if (k >= 2) { t_prev = t; t = tk; }
-        b += p.background_chebyshev[k] * tk;
-      }
-      const double dx = grid[i] - p.hump_center;
-      b += p.hump_amplitude * std::exp(-4 * std::log(2.0) * dx * dx / (p.hump_fwhm * p.hump_fwhm));
-      y[i] += unit * b;
-    }
-  }
-  if (p.counts > 0 || p.read_noise > 0) {
-    Rng rng(seed, stream);
-    double top = 0;
-    for (double v : y) top = std::max(top, v);
-    if (top <= 0) top = 1;
-    for (size_t i = 0; i < n; ++i) {
-      double v = y[i] / top;
-      if (p.counts > 0) v = rng.poisson(std::max(v, 0.0) * p.counts) / p.counts;
-      if (p.read_noise > 0) v += p.read_noise * rng.normal();
-      y[i] = v * top;
-    }
-  }
-  double scale = 1.0;
-  if (p.normalize) {
-    double top = 0;
-    for (double v : y) top = std::max(top, v);
-    scale = top > 0 ? 1.0 / top : 1.0;
-  }
-  for (size_t i = 0; i < n; ++i) out[i] = T(y[i] * scale);
+}
+
+// Background and amorphous hump, in units of the strongest Bragg point.
+void add_background(const SimulationParams& p, const std::vector<double>& grid, std::vector<double>& y) {
+  const double unit = background_unit(max_of(y));
+  const double lo = grid.front(), span = grid.back() - grid.front();
+  for (size_t i = 0; i < grid.size(); ++i)
+    y[i] += unit * background_at(grid[i], lo, span, p.background_chebyshev.data(), int(p.background_chebyshev.size()),
+                                 p.hump_amplitude, p.hump_center, p.hump_fwhm);
+}
+
+}  // namespace
+
+template <typename T>
+void render_pattern(const std::vector<Line>& lines, const SimulationParams& p, const std::vector<double>& grid,
+                    std::uint64_t seed, std::uint64_t stream, T* out) {
+  std::vector<double> y(grid.size(), 0.0);
+  draw_peaks(merged_peaks(plan_peaks(lines, p, /*areas_known=*/true), lines), p.asymmetry, grid, y);
+  if (!p.background_chebyshev.empty() || p.hump_amplitude != 0) add_background(p, grid, y);
+  if (p.counts > 0 || p.read_noise > 0) add_noise(y.data(), y.size(), max_of(y), seed, stream, p.counts, p.read_noise);
+  const double scale = normalisation_scale(max_of(y), p.normalize);
+  for (size_t i = 0; i < y.size(); ++i) out[i] = T(y[i] * scale);
 }
 
 template void render_pattern<float>(const std::vector<Line>&, const SimulationParams&, const std::vector<double>&,
@@ -271,9 +286,11 @@ template void render_pattern<float>(const std::vector<Line>&, const SimulationPa
 template void render_pattern<double>(const std::vector<Line>&, const SimulationParams&, const std::vector<double>&,
                                      std::uint64_t, std::uint64_t, double*);
 
-namespace {
 void check_grid(const std::vector<double>& grid) {
   if (grid.size() < 2) throw std::invalid_argument("2theta grid needs at least 2 points, got " + std::to_string(grid.size()));
+  if (grid.size() > kMaxGridPoints)
+    throw std::invalid_argument("2theta grid has " + std::to_string(grid.size()) + " points, more than the " +
+                                std::to_string(kMaxGridPoints) + " xrdfast renders (a step of 0.0001 deg over 100 deg)");
   for (size_t i = 0; i < grid.size(); ++i) {
     if (!std::isfinite(grid[i])) throw std::invalid_argument("2theta grid has a non-finite value at index " + std::to_string(i));
     if (i && !(grid[i] > grid[i - 1]))
@@ -282,7 +299,13 @@ void check_grid(const std::vector<double>& grid) {
   if (grid.front() <= 0 || grid.back() >= 180)
     throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + num(grid.front()) + ".." + num(grid.back()));
 }
-}  // namespace
+
+void check_batch(size_t n_items, size_t n_params, const std::vector<double>& grid) {
+  check_grid(grid);
+  if (n_params != 1 && n_params != n_items)
+    throw std::invalid_argument("give one parameter set, or one per structure (" + std::to_string(n_items) +
+                                "), not " + std::to_string(n_params));
+}
 
 Pattern simulate(const std::vector<Phase>& phases, const SimulationParams& params, const std::vector<double>& grid,
                  std::uint64_t seed) {
@@ -298,10 +321,7 @@ Pattern simulate(const std::vector<Phase>& phases, const SimulationParams& param
 void simulate_batch(const std::vector<std::vector<Phase>>& items, const std::vector<SimulationParams>& params,
                     const std::vector<double>& grid, std::uint64_t seed, int n_threads, float* out,
                     std::vector<std::string>& errors) {
-  check_grid(grid);
-  if (params.size() != 1 && params.size() != items.size())
-    throw std::invalid_argument("give one parameter set, or one per structure (" + std::to_string(items.size()) +
-                                "), not " + std::to_string(params.size()));
+  check_batch(items.size(), params.size(), grid);
   errors.assign(items.size(), std::string());
   const long n = long(items.size());
   const size_t width = grid.size();
@@ -311,15 +331,20 @@ void simulate_batch(const std::vector<std::vector<Phase>>& items, const std::vec
 #endif
   for (long i = 0; i < n; ++i) {
     float* row = out + size_t(i) * width;
+    if (interrupt_requested()) continue;  // an OpenMP loop cannot break: skip what is left
     try {
+      poll_interrupt();
       const SimulationParams& p = params.size() == 1 ? params[0] : params[size_t(i)];
       const std::vector<Line> lines = powder_lines(items[size_t(i)], p, grid.front(), grid.back());
       render_pattern(lines, p, grid, seed, std::uint64_t(i), row);
+    } catch (const Interrupted&) {
+      // the flag is set; the loop drains and the call throws below
     } catch (const std::exception& e) {
       errors[size_t(i)] = e.what();
       std::fill(row, row + width, std::numeric_limits<float>::quiet_NaN());
     }
   }
+  if (interrupt_requested()) throw Interrupted();
   (void)n_threads;
 }
 

@@ -16,7 +16,7 @@ from xrdfast._core import (
     rule_bit_names,
 )
 from xrdfast.classify import Candidate, Prediction, classify, classify_many
-from xrdfast.peaks import estimate_background
+from xrdfast.peaks import estimate_background, find_peaks
 from xrdfast.readers import MeasuredPattern, PatternReadError, read_pattern, to_grid
 from xrdfast.simulate import BatchResult, Pattern, default_grid, make_params, simulate, simulate_batch
 from xrdfast.structure import from_arrays, from_ase, from_cif, from_pymatgen, load_structure
@@ -34,6 +34,7 @@ __all__ = [
     "classify",
     "classify_many",
     "estimate_background",
+    "find_peaks",
     "read_pattern",
     "to_grid",
     "Crystal",

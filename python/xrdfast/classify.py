@@ -24,7 +24,8 @@ import numpy as np
 from xrdfast._core import ExtinctionGroup
 from xrdfast.prior import compatible_space_groups
 from xrdfast.readers import (ANODE_WAVELENGTHS, CU_KA1, MeasuredPattern, PatternReadError, pattern_from_arrays,
-                             read_pattern, to_grid)
+                             read_pattern)
+from xrdfast.regrid import to_grid
 
 if TYPE_CHECKING:  # torch is imported only when a model is loaded
     from xrdfast.ml.checkpoint import Classifier
@@ -50,10 +51,12 @@ class Prediction:
     candidates: list[Candidate]                       # top_k, most probable first
     crystal_system: str                               # the most probable system (marginal over groups)
     crystal_system_probabilities: dict[str, float]
-    abstain: bool                                     # top-1 probability below the model's threshold
+    abstain: bool                                     # top-1 p below the threshold, or input outside training
     threshold: float
     coverage: float                                   # fraction of the model's 2theta range the data covered
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what is unusual about the input (see assess)
+    wavelength: float | None = None                   # Å the pattern was read at
+    wavelength_source: str = ""                       # "file", "option" (the caller's) or "assumed Cu K-alpha1"
     # Extinction evidence (xrdfast.fusion): the indexed cell, and whether it was used.
     cell: tuple[float, ...] | None = None
     lattice: str | None = None
@@ -115,6 +118,9 @@ class Prepared:
     coverage: float         # fraction of the grid that was measured
     source: str
     warnings: list[str]
+    out_of_distribution: bool = False  # some warning says the model was not trained on such input
+    wavelength: float | None = None
+    wavelength_source: str = ""
 
 
 def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None) -> Prepared:
@@ -122,20 +128,139 @@ def prepare(item: PatternLike, grid: np.ndarray, wavelength: float | None = None
 
     ``item``: a path (read with ``read_pattern``), a ``MeasuredPattern`` or (2theta, I)
     arrays. ``wavelength`` (Å) serves patterns that state none; arrays without it are Cu
-    K-alpha."""
+    K-alpha. A wavelength the file states always wins."""
     if isinstance(item, tuple):
         if len(item) != 2:
             raise PatternReadError(f"<arrays>: expected a (2theta, intensity) pair, got {len(item)} arrays")
+        source = "option" if wavelength is not None else "assumed Cu K-alpha1"
         item = pattern_from_arrays(item[0], item[1], wavelength or CU_KA1)
-    elif not isinstance(item, MeasuredPattern):
-        item = read_pattern(item)
+    else:
+        if not isinstance(item, MeasuredPattern):
+            item = read_pattern(item)
+        # read_pattern(..., wavelength=) marks a caller's override "argument": not the file's
+        stated = item.wavelength is not None and item.metadata.get("wavelength_source") != "argument"
+        source = "file" if stated else "option"
     lam = item.wavelength if item.wavelength is not None else wavelength
     x, mask = to_grid(item, grid, CU_KA1, wavelength=None if lam is None else model_wavelength(lam))
     coverage = float(mask.mean())
-    warnings = []
+    warnings, outside = assess(item, x, mask, grid, model_wavelength(lam) if lam is not None else CU_KA1)
+    return Prepared(x.astype(np.float32), coverage, str(item.source), warnings, outside, lam,
+                    source if lam is not None else "")
+
+
+# ----------------------------------------------------------------------------- what the model was trained on
+#
+# The network saw stage-2 curriculum patterns only (cpp/src/curriculum.cpp,
+# StageDistribution::preset("2")): full 5-90 degree scans on a 0.01 degree grid, backgrounds
+# subtracted to a constant term of at most 3 % of the strongest peak, Caglioti widths and
+# crystallite sizes giving the strongest line a FWHM of 0.07-0.38 degrees, at least 300 counts
+# at the maximum. Patterns outside that envelope get answers that mean nothing, however
+# confident, so they abstain with a warning naming what is out of range. The limits are
+# the extremes of 1000 stage-2 draws (seed 7), as `python scripts/ood_envelope.py` prints
+# them; no measured data set was used. tests/test_classify.py redraws and checks them.
+TRAINING_ENVELOPE = {
+    "background": 0.03,     # 10th percentile / maximum; draws reach 0.027, the preset's constant term 0.03
+    "snr": 90.0,            # (maximum - background) / noise sigma; the noisiest draws reach ~91 (warned only)
+    "fwhm": (0.07, 0.38),   # degrees (Cu), strongest line; draws span 0.07-0.38
+    "peaks": 2,             # lines standing 10 sigma above their floor; the fewest in a draw is 2
+}
+# Floors that are not read off the draws (training always saw whole, finely stepped scans):
+# stated rules of sampling and crystallography, chosen without looking at measured data.
+MIN_COVERAGE = 0.25         # of the 5-90 degree range
+MIN_POINTS = 50             # measured points inside the model's range
+MIN_POINTS_PER_FWHM = 2.0   # fewer than two steps across a line: its position and shape are not measured
+MIN_STRONGEST_D = 1.0       # Å: crystals have no strongest line at shorter spacings
+
+
+def pattern_statistics(intensity: np.ndarray, mask: np.ndarray, step: float = 0.01) -> dict[str, float]:
+    """The envelope's statistics of a pattern on the model grid (measured points only):
+    background (10th percentile over the maximum), noise (sigma from second differences,
+    robust to peaks), snr, the FWHM of the strongest line (degrees) and the number of
+    lines (local maxima over +-0.1 degree standing 10 sigma (noise alone reaches ~7 over 200 points) and 2 % above the +-1 degree floor)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    y = np.asarray(intensity, dtype=np.float64)[np.asarray(mask, dtype=bool)]
+    if len(y) < 5 or not y.max() > 0:
+        return {"background": 0.0, "noise": 0.0, "snr": 0.0, "fwhm": 0.0, "peaks": 0, "strongest": 0}
+    y = y / y.max()
+    background = float(np.percentile(y, 10))
+    second = y[2:] - 2.0 * y[1:-1] + y[:-2]
+    noise = float(1.4826 * np.median(np.abs(second)) / np.sqrt(6.0))  # white noise: var(second) = 6 sigma^2
+    i = int(np.argmax(y))
+    half = background + 0.5 * (1.0 - background)
+    lo, hi = i, i
+    while lo > 0 and y[lo] > half:
+        lo -= 1
+    while hi < len(y) - 1 and y[hi] > half:
+        hi += 1
+    near, far = 10, 100  # grid points: 0.1 and 1 degree
+    padded = np.pad(y, far, mode="edge")
+    local_max = sliding_window_view(padded[far - near:len(padded) - far + near], 2 * near + 1).max(axis=1)
+    floor = sliding_window_view(padded, 2 * far + 1).min(axis=1)
+    peaks = int(np.count_nonzero((y >= local_max) & (y - floor > max(10.0 * noise, 0.02))))
+    return {"background": background, "noise": noise, "snr": (1.0 - background) / max(noise, 1e-12),
+            "fwhm": (hi - lo) * step, "peaks": peaks, "strongest": i}
+
+
+def assess(pattern: MeasuredPattern, intensity: np.ndarray, mask: np.ndarray, grid: np.ndarray,
+           wavelength: float) -> tuple[list[str], bool]:
+    """What is unusual about a pattern, as warnings, and whether it is outside what the model
+    was trained on (then the prediction abstains whatever its probability). ``intensity``
+    and ``mask`` are the pattern on the model ``grid`` (Cu K-alpha1), ``wavelength`` the one
+    it was read at."""
+    warnings: list[str] = []
+    outside = False
+
+    def out(message: str) -> None:
+        nonlocal outside
+        warnings.append(f"outside the training data: {message}; abstaining")
+        outside = True
+
+    coverage = float(np.mean(mask))
+    low, high = float(grid[0]), float(grid[-1])
     if coverage < 0.5:
-        warnings.append(f"the data cover only {100 * coverage:.0f} % of the model's 5-90 degree (Cu) range")
-    return Prepared(x.astype(np.float32), coverage, str(item.source), warnings)
+        warnings.append(f"the data cover only {100 * coverage:.0f} % of the model's {low:g}-{high:g} degree (Cu) range")
+    if coverage < MIN_COVERAGE:
+        out(f"coverage {100 * coverage:.0f} % of the {low:g}-{high:g} degree range is below {100 * MIN_COVERAGE:.0f} %")
+    cu = CU_KA1 / wavelength * np.sin(np.radians(pattern.two_theta) / 2.0)  # sin(theta) at Cu
+    inside = (cu > 0) & (cu < 1)
+    cu_angles = 2.0 * np.degrees(np.arcsin(cu[inside]))
+    cu_angles = cu_angles[(cu_angles >= low) & (cu_angles <= high)]
+    if len(cu_angles) < MIN_POINTS:
+        out(f"{len(cu_angles)} measured points inside the model's range; at least {MIN_POINTS} are needed")
+    if pattern.metadata.get("reversed") and pattern.two_theta[-1] < 20.0 and wavelength > 1.0:
+        out(f"the 2theta column runs down from {pattern.two_theta[-1]:g} to {pattern.two_theta[0]:g}, as "
+            "d-spacings do; a d-spacing column is not 2theta")
+    stats = pattern_statistics(intensity, mask, float(grid[1] - grid[0]))
+    envelope = TRAINING_ENVELOPE
+    if stats["background"] > envelope["background"]:
+        out(f"background {100 * stats['background']:.0f} % of the strongest peak (peak/background "
+            f"{1 / max(stats['background'], 1e-9):.0f}); training backgrounds stay below {100 * envelope['background']:.0f} % "
+            "(subtract the background first)")
+    if stats["peaks"] < envelope["peaks"]:
+        out(f"{stats['peaks']} lines found; training patterns show at least {envelope['peaks']}"
+            + (" (no diffraction signal above the noise)" if stats["snr"] < 10 else ""))
+    elif stats["snr"] < envelope["snr"]:  # noisier than training, lines still visible: said, not abstained on
+        warnings.append(f"noisier than the training data: signal-to-noise {stats['snr']:.0f}, below the "
+                        f"{envelope['snr']:.0f} of the noisiest training patterns")
+    fwhm_lo, fwhm_hi = envelope["fwhm"]
+    if stats["peaks"] and not fwhm_lo <= stats["fwhm"] <= fwhm_hi:
+        out(f"the strongest line is {stats['fwhm']:.2f} degrees wide (FWHM at Cu); training lines are "
+            f"{fwhm_lo:g}-{fwhm_hi:g} degrees")
+    if len(cu_angles) > 1 and stats["fwhm"] > 0:
+        step = float(np.median(np.diff(cu_angles)))
+        if step * MIN_POINTS_PER_FWHM > max(stats["fwhm"], fwhm_lo):
+            out(f"steps of {step:.3f} degrees (at Cu) sample the {stats['fwhm']:.2f}-degree lines fewer than "
+                f"{MIN_POINTS_PER_FWHM:g} times")
+    # the strongest line's spacing at the stated wavelength: a wrong wavelength puts it where
+    # crystals have none (Cu data read at 0.41 Å: every d below 1 Å)
+    y = pattern.intensity
+    top = float(pattern.two_theta[int(np.argmax(y))])
+    d = wavelength / (2.0 * np.sin(np.radians(top) / 2.0))
+    if d < MIN_STRONGEST_D:
+        out(f"at λ = {wavelength:g} Å the strongest peak (2θ = {top:.2f}°) is at d = {d:.2f} Å, shorter than any "
+            f"crystal's strongest line (> {MIN_STRONGEST_D:g} Å); is the wavelength right?")
+    return warnings, outside
 
 
 def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int = 5, with_prior: bool = True,
@@ -148,9 +273,13 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
         raise ValueError(f"top_k must be between 1 and 99, got {top_k}")
     if not prepared:
         return []
-    log_p = classifier.log_probabilities(np.stack([q.intensity for q in prepared]), with_prior=with_prior)
+    log_p = _batch_invariant_log_probabilities(classifier, np.stack([q.intensity for q in prepared]), with_prior)
     p = np.exp(log_p.astype(np.float64))
     p /= p.sum(1, keepdims=True)
+    bad = np.flatnonzero(~np.isfinite(p).all(axis=1))
+    if bad.size:  # non-finite numbers never leave the library
+        raise PatternReadError(f"{prepared[bad[0]].source}: the model gave non-finite probabilities; the "
+                               "pattern's values are beyond what it can process")
     names, system_of = _systems()
     threshold = classifier.calibration.abstain_below
     fused = _fused(p, prepared, classifier.grid, indexings, index)
@@ -169,8 +298,9 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
             candidates=[_candidate(int(i) + 1, float(row[i])) for i in order],
             crystal_system=max(marginal, key=marginal.get),
             crystal_system_probabilities=marginal,
-            abstain=bool(row[order[0]] < threshold),
+            abstain=bool(row[order[0]] < threshold or q.out_of_distribution),
             threshold=threshold, coverage=q.coverage, warnings=list(q.warnings),
+            wavelength=q.wavelength, wavelength_source=q.wavelength_source,
             **({} if f is None else _fusion_fields(f))))
     return out
 
@@ -198,6 +328,23 @@ def _fusion_fields(f: Any) -> dict[str, Any]:
     ix = f.indexing
     return {"cell": None if ix is None else ix.cell, "lattice": None if ix is None else ix.lattice,
             "figure_of_merit": None if ix is None else ix.figure_of_merit, "method": f.method, "evidence": f.evidence}
+
+
+# Inference runs in batches of exactly this many patterns (the last one padded with zeros):
+# the BLAS and convolution kernels then see one shape, and a pattern's probabilities do not
+# depend on how many others share its batch (resumed screens match uninterrupted ones bit
+# for bit). Costs at most BATCH - 1 padding rows per call.
+BATCH = 16
+
+
+def _batch_invariant_log_probabilities(classifier: "Classifier", x: np.ndarray, with_prior: bool) -> np.ndarray:
+    out = []
+    for start in range(0, len(x), BATCH):
+        chunk = x[start:start + BATCH]
+        padded = np.zeros((BATCH, x.shape[1]), dtype=x.dtype)
+        padded[:len(chunk)] = chunk
+        out.append(classifier.log_probabilities(padded, with_prior=with_prior)[:len(chunk)])
+    return np.concatenate(out)
 
 
 @functools.lru_cache(maxsize=1)

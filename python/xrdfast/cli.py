@@ -6,11 +6,14 @@ import sys
 from typing import Sequence
 
 from xrdfast._core import SpaceGroup
+from xrdfast.grid import CU_KA1, DEFAULT_GRID
 
 
 def _cmd_sg(args: argparse.Namespace) -> int:
-    from xrdfast.symmetry import extinction_group
+    from xrdfast.symmetry import extinction_group, extinction_symbol_in_setting
 
+    if args.symbol.isdigit() and not 1 <= int(args.symbol) <= 230:
+        raise ValueError(f"space-group number {args.symbol} is outside 1..230")
     group = SpaceGroup(int(args.symbol) if args.symbol.isdigit() else args.symbol)
     eg = extinction_group(group)
     print(f"Space group {group.number}  {group.symbol}  (setting {group.hm}"
@@ -22,8 +25,9 @@ def _cmd_sg(args: argparse.Namespace) -> int:
     print("  reflection conditions:")
     for line in group.reflection_conditions or ["none (no systematic absences)"]:
         print(f"    {line}")
-    print(f"  extinction group {eg.number}: {eg.symbol}  "
-          f"(members: {', '.join(SpaceGroup(n).symbol for n in eg.space_groups)})")
+    here = extinction_symbol_in_setting(group)
+    print(f"  extinction group {eg.number}: {here}  (in the setting {group.hm}; canonical symbol "
+          f"of Baggett et al.: {eg.symbol}; members: {', '.join(SpaceGroup(n).symbol for n in eg.space_groups)})")
     if args.operations:
         print("  operations:")
         for op in group.operations:
@@ -34,12 +38,15 @@ def _cmd_sg(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from xrdfast.simulate import simulate
+    from xrdfast.simulate import grid_from_range, simulate
     from xrdfast.structure import from_cif
 
+    grid = grid_from_range(args.two_theta[0], args.two_theta[1], args.step)  # checked before the file is read
     crystal = from_cif(args.cif)
-    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == 1.540593 else 0.0)
-    grid = np.arange(args.two_theta[0], args.two_theta[1] + 0.5 * args.step, args.step)
+    symmetry_note = _full_symmetry(crystal)
+    if symmetry_note:
+        crystal, symmetry_note = symmetry_note
+    wavelength2 = args.wavelength2 if args.wavelength2 is not None else (1.544414 if args.wavelength == CU_KA1 else 0.0)
     pattern = simulate(crystal, grid=grid, wavelength=args.wavelength, wavelength2=wavelength2, W=args.W, eta=args.eta,
                        crystallite_size=args.size)
     if args.output:
@@ -53,12 +60,30 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     top = lines["intensity"].max() if len(lines["intensity"]) else 1.0
     print(f"{crystal.name}: {crystal.n_sites} sites, {crystal.n_atoms} atoms in the cell, "
           f"{len(lines['d'])} reflection families; strongest lines:")
+    if symmetry_note:
+        print(f"  {symmetry_note}")
     print("     h   k   l      d (Å)   2θ (°)   mult      I (%)")
     for i in sorted(order, key=lambda i: lines["two_theta"][i]):
         h, k, l = lines["hkl"][i]
         print(f"  {h:4d}{k:4d}{l:4d} {lines['d'][i]:10.5f} {lines['two_theta'][i]:8.3f} {lines['multiplicity'][i]:6d}"
               f" {100 * lines['intensity'][i] / top:10.2f}")
     return 0
+
+
+def _full_symmetry(crystal):
+    """(crystal with the symmetry its atoms have, a sentence saying so) when the CIF gave
+    less (a P1 expansion lists equivalent reflections as separate lines); else None."""
+    from xrdfast._core import has_extra_symmetry
+    from xrdfast.symmetry import find_symmetry
+
+    if not has_extra_symmetry(crystal):
+        return None
+    symmetric, found = find_symmetry(crystal)
+    if symmetric is crystal:
+        return None
+    return symmetric, (f"symmetry: the CIF gives {found['given']} operation(s); its atoms have {found['operations']}, "
+                       f"space group {found['number']} ({found['hm']}) in the CIF's own cell, used to merge "
+                       "equivalent reflections")
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -155,7 +180,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 print(results[-1].evidence.explain() if results[-1].evidence is not None
                       else "   no extinction evidence: the network alone (no trusted cell)")
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=1))
+        print(json.dumps([r.to_dict() for r in results], indent=1, allow_nan=False))  # valid JSON, always
     if args.plot and results:
         from xrdfast.plotting import plot_prediction
 
@@ -187,6 +212,33 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_peaks(args: argparse.Namespace) -> int:
+    import json
+
+    from xrdfast.peaks import plot_searches, search, table, to_dict
+    from xrdfast.readers import PatternReadError
+
+    status, results, rows = 0, [], []
+    for path in args.files:  # one at a time: a bad file is a row with its message, the others continue
+        try:
+            result = search(path, wavelength=args.wavelength, min_snr=args.min_snr)
+        except (PatternReadError, OSError, ValueError) as error:
+            status = 1
+            rows.append({"source": str(path), "error": str(error)})
+            if not args.json:
+                print(f"{path}: error: {error}\n")
+            continue
+        results.append(result)
+        rows.append(to_dict(result))
+        if not args.json:
+            print(table(result) + "\n")
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    if args.plot and results:
+        plot_searches(results, args.plot)
+    return status
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from xrdfast.demo import run
 
@@ -203,11 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sg.set_defaults(run=_cmd_sg)
     sim = sub.add_parser("simulate", help="simulate the powder pattern of a CIF")
     sim.add_argument("cif", help="structure file (CIF, any setting)")
-    sim.add_argument("--wavelength", type=float, default=1.540593, help="Å (default Cu K-alpha1)")
+    sim.add_argument("--wavelength", type=float, default=DEFAULT_GRID.wavelength, help="Å (default Cu K-alpha1)")
     sim.add_argument("--wavelength2", type=float, default=None,
                      help="K-alpha2 in Å; default Cu K-alpha2 with the Cu default, none otherwise; 0 for none")
-    sim.add_argument("--two-theta", type=float, nargs=2, default=(5.0, 90.0), metavar=("MIN", "MAX"))
-    sim.add_argument("--step", type=float, default=0.01, help="degrees 2theta")
+    sim.add_argument("--two-theta", type=float, nargs=2, default=(DEFAULT_GRID.two_theta_min, DEFAULT_GRID.two_theta_max),
+                     metavar=("MIN", "MAX"))
+    sim.add_argument("--step", type=float, default=DEFAULT_GRID.step, help="degrees 2theta")
     sim.add_argument("--W", type=float, default=0.0025, help="Caglioti W, deg^2 (FWHM^2 at low angle)")
     sim.add_argument("--eta", type=float, default=0.5, help="pseudo-Voigt Lorentzian fraction")
     sim.add_argument("--size", type=float, default=0.0, help="crystallite size, nm (0: none)")
@@ -248,7 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev.add_argument("--json", action="store_true", help="also print the whole report")
     ev.set_defaults(run=_cmd_evaluate)
     pr = sub.add_parser("predict", help="classify measured patterns: ranked extinction groups, crystal system, space groups")
-    pr.add_argument("files", nargs="+", help="pattern files (.xy .xye .dat .csv .xrdml .raw .brml .ras .rasx .gsa .fxye .cif)")
+    from xrdfast.readers import EXTENSIONS  # one list for predict's help and screen's directory search
+
+    pr.add_argument("files", nargs="+", help=f"pattern files ({' '.join(EXTENSIONS)}; others are recognised by "
+                                             "their content)")
     pr.add_argument("--top-k", type=int, default=5)
     pr.add_argument("--wavelength", type=float, help="Å, when the file does not say (e.g. 1.5406 Cu, 0.7093 Mo)")
     pr.add_argument("--json", action="store_true", help="JSON instead of tables")
@@ -263,25 +319,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.set_defaults(run=_cmd_predict)
     sc = sub.add_parser("screen", help="classify every pattern of directories/globs into a table (resumable)")
     sc.add_argument("inputs", nargs="+", help="directories, files or glob patterns ('data/**/*.xy')")
-    sc.add_argument("--out", required=True, help="results .csv, .jsonl or .parquet; files already in it are skipped")
+    sc.add_argument("--out", required=True, help="results .csv, .jsonl or .parquet; files already classified in it "
+                                                 "are skipped, failed ones retried")
     sc.add_argument("--top-k", type=int, default=5)
-    sc.add_argument("--wavelength", type=float, help="Å, for files that do not say")
+    sc.add_argument("--wavelength", type=float, help="Å, for files that state none (a file's own wavelength wins; "
+                                                     "each row says which was used)")
     sc.add_argument("--workers", type=int, default=0, help="CPU threads for inference (0: torch's default)")
     sc.add_argument("--chunk", type=int, default=512, help="files per batch (and per Dask task)")
     sc.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): chunks run on the cluster")
     sc.add_argument("--model", help="a checkpoint instead of the shipped model")
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
     sc.set_defaults(run=_cmd_screen)
+    pk = sub.add_parser("peaks", help="find and fit the peaks of measured patterns (background, 2theta, d, Q, FWHM)")
+    pk.add_argument("files", nargs="+", help="pattern files in any format the readers accept")
+    pk.add_argument("--wavelength", type=float, help="Å, for files that do not say (1.5418: Cu K-alpha1 + K-alpha2)")
+    pk.add_argument("--min-snr", type=float, default=4.0, help="minimum peak height over the local noise")
+    pk.add_argument("--plot", help="write a figure: pattern, background, peaks marked (first 8 files)")
+    pk.add_argument("--json", action="store_true", help="JSON instead of tables")
+    pk.set_defaults(run=_cmd_peaks)
     de = sub.add_parser("demo", help="simulate a few real minerals, classify them and compare with the truth")
     de.add_argument("--plot", default="xrdfast-demo.png", help="where to write the figure ('' for none)")
     de.add_argument("--model", help="a checkpoint instead of the shipped model")
     de.set_defaults(run=_cmd_demo)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
+        return status
     except ValueError as error:
         print(f"xrdfast {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_went_away()
+    except KeyboardInterrupt:  # Ctrl-C reaches the native loops too (interrupt.hpp)
+        print(f"xrdfast {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _reader_went_away() -> int:
+    """``xrdfast simulate X.cif | head``: the reader closed the pipe. Stop quietly as Unix
+    tools do (exit status 128 + SIGPIPE); stdout goes to /dev/null so that the interpreter's
+    final flush does not complain about the same closed pipe."""
+    import os
+    import signal
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (an embedding host)
+        pass
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

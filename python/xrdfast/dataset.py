@@ -10,11 +10,14 @@ Layout of an output directory::
 Sample i of a dataset is a pure function of (stage settings, seed, i): a shard can be
 regenerated, or a single sample re-drawn with ``regenerate``, bit for bit. A shard is
 written to a temporary name and renamed when complete, and the manifest is replaced
-atomically after it, so an interrupted run (or a full disk) leaves only finished shards,
-which a re-run skips.
+atomically after it, so an interrupted run (or a full disk) leaves only finished shards.
+The manifest records each shard's size and SHA-256; a re-run skips a shard only when its
+file still matches them (a truncated or damaged shard, or one from a manifest without
+them that does not open with the recorded count, is generated again).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -27,7 +30,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from xrdfast import _core
-from xrdfast.simulate import default_grid
+from xrdfast.grid import DEFAULT_GRID, default_grid
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class GenerationPlan:
             raise ValueError(f"N must be positive, got {self.n}")
         if self.shard_size <= 0:
             raise ValueError(f"shard size must be positive, got {self.shard_size}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be 0 (all cores) or a positive thread count, got {self.workers}")
 
     def shards(self) -> list[tuple[int, int, int]]:
         """(shard number, first index, count) for every shard."""
@@ -130,7 +135,37 @@ def write_shard(plan: GenerationPlan, k: int, first: int, count: int, n_threads:
         partial.unlink(missing_ok=True)
         raise
     return {"file": path.name, "first_index": first, "count": count,
-            "failed": int(np.sum(records["status"] != 0))}
+            "failed": int(np.sum(records["status"] != 0)), "bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def shard_problem(out: Path, entry: dict[str, Any]) -> str | None:
+    """What is wrong with a finished shard's file, or None when it is what the manifest
+    recorded: same size and SHA-256 (or, for an entry without them, an HDF5 file that opens
+    and holds the recorded first index and count)."""
+    path = out / entry["file"]
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        return f"missing ({error.strerror or error})"
+    if "bytes" in entry and size != entry["bytes"]:
+        return f"{size} bytes where the manifest recorded {entry['bytes']} (truncated or overwritten)"
+    if "sha256" in entry:
+        return None if _sha256(path) == entry["sha256"] else "its SHA-256 differs from the manifest's (damaged)"
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            n, first = f["patterns"].shape[0], int(f.attrs["first_index"])
+    except (OSError, KeyError, ValueError) as error:
+        return f"unreadable ({error})"
+    if (n, first) != (entry["count"], entry["first_index"]):
+        return f"holds samples {first}..{first + n - 1}, not the recorded {entry['first_index']} + {entry['count']}"
+    return None
 
 
 def _manifest_path(out: Path) -> Path:
@@ -140,7 +175,7 @@ def _manifest_path(out: Path) -> Path:
 def _read_manifest(plan: GenerationPlan) -> dict[str, Any]:
     path = _manifest_path(plan.out)
     header = {"format_version": FORMAT_VERSION, "stage": plan.stage, "seed": plan.seed, "n": plan.n,
-              "shard_size": plan.shard_size, "grid": {"start": 5.0, "stop": 90.0, "step": 0.01},
+              "shard_size": plan.shard_size, "grid": DEFAULT_GRID.to_dict(),
               "generator": json.loads(json.dumps(_core.StageDistribution.preset(plan.stage).to_dict())),
               "xrdfast_version": _core.build_info()["version"]}
     if not path.exists():
@@ -163,9 +198,18 @@ def _write_manifest(plan: GenerationPlan, manifest: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _done(plan: GenerationPlan, manifest: dict[str, Any]) -> set[int]:
-    """Shards recorded in the manifest whose file is present."""
-    return {int(k) for k, entry in manifest["shards"].items() if (plan.out / entry["file"]).is_file()}
+def _verified(plan: GenerationPlan, manifest: dict[str, Any]) -> set[int]:
+    """Shards recorded in the manifest whose file checks out; the others leave the manifest
+    (with a warning naming the file and its problem) to be generated again."""
+    done = set()
+    for k, entry in list(manifest["shards"].items()):
+        problem = shard_problem(plan.out, entry)
+        if problem is None:
+            done.add(int(k))
+        else:
+            log.warning("%s: %s; generating it again", plan.out / entry["file"], problem)
+            del manifest["shards"][k]
+    return done
 
 
 def _progress(total: int, initial: int, disable: bool):
@@ -186,7 +230,7 @@ def generate(plan: GenerationPlan, scheduler: str | None = None, progress: bool 
     except OSError as error:
         raise ValueError(f"{plan.out}: output directory is not writable ({error.strerror or error})") from None
     manifest = _read_manifest(plan)
-    done = _done(plan, manifest)
+    done = _verified(plan, manifest)
     todo = [s for s in plan.shards() if s[0] not in done]
     finished = sum(c for k, _, c in plan.shards() if k in done)
     bar = _progress(plan.n, finished, disable=not progress)
@@ -210,7 +254,7 @@ def generate(plan: GenerationPlan, scheduler: str | None = None, progress: bool 
     elapsed = time.perf_counter() - started
     generated = sum(c for _, _, c in todo)
     log.info("generated %d patterns in %.1f s (%.0f patterns/s)", generated, elapsed, generated / max(elapsed, 1e-9))
-    manifest["complete"] = len(_done(plan, manifest)) == len(plan.shards())
+    manifest["complete"] = len(manifest["shards"]) == len(plan.shards())  # verified or written by this run
     _write_manifest(plan, manifest)
     return manifest
 
@@ -233,5 +277,9 @@ def read_shards(out: str | os.PathLike) -> Iterable[tuple[np.ndarray, dict[str, 
     out = Path(out)
     manifest = json.loads(_manifest_path(out).read_text())
     for k in sorted(manifest["shards"], key=int):
-        with h5py.File(out / manifest["shards"][k]["file"], "r") as f:
+        entry = manifest["shards"][k]
+        if "bytes" in entry and (size := (out / entry["file"]).stat().st_size) != entry["bytes"]:
+            raise ValueError(f"{out / entry['file']}: {size} bytes where the manifest recorded {entry['bytes']}; "
+                             "re-run `xrdfast generate` with the same arguments to repair it")
+        with h5py.File(out / entry["file"], "r") as f:
             yield f["patterns"][()], {name: f[name][()] for name in f if name not in ("patterns", "two_theta")}

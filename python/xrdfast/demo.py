@@ -7,11 +7,12 @@ and the probabilities of the top groups.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from xrdfast._core import ExtinctionGroup
 from xrdfast.structure import from_arrays
 from xrdfast.symmetry import extinction_group
 
@@ -52,7 +53,8 @@ LAB = dict(U=0.006, V=-0.001, W=0.006, eta=0.3, counts=5000.0, read_noise=0.002,
 
 
 def run(plot: str | Path | None = "xrdfast-demo.png", top_k: int = 3, model: str | None = None) -> list[dict]:
-    """Simulate, classify, print; returns one dict per mineral (truth and prediction)."""
+    """Simulate, classify, print; returns one dict per mineral (truth and prediction). The
+    figure's path is printed only once the file is written."""
     from xrdfast.classify import classify
     from xrdfast.simulate import simulate
 
@@ -62,42 +64,66 @@ def run(plot: str | Path | None = "xrdfast-demo.png", top_k: int = 3, model: str
         crystal = from_arrays(m.cell, m.space_group, list(m.types), np.array(m.frac), 1.0, m.b_iso, name=m.name)
         pattern = simulate(crystal, seed=1, **LAB)
         truth = extinction_group(m.space_group)
-        p = classify((pattern.two_theta, pattern.intensity), top_k=top_k, model=model)
-        hit = "ok " if p.top.extinction_group == truth.number else \
-            ("top" + str([c.extinction_group for c in p.candidates].index(truth.number) + 1)
-             if truth.number in [c.extinction_group for c in p.candidates] else "-- ")
+        full = classify((pattern.two_theta, pattern.intensity), top_k=99, model=model)  # every group, ranked
+        p = replace(full, candidates=full.candidates[:top_k])
+        rank = _rank(full, truth.number)
+        hit = "ok " if rank == 1 else (f"top{rank}" if rank <= top_k else "-- ")
         ranked = ", ".join(f"{c.extinction_group} ({c.probability:.2f})" for c in p.candidates)
         print(f"{m.name:20s} {m.space_group:14s} {truth.number:8d}   {hit} {ranked:32s} {p.crystal_system}"
               f"{' (abstains)' if p.abstain else ''}")
-        results.append({"mineral": m.name, "truth": truth.number, "prediction": p, "pattern": pattern})
+        results.append({"mineral": m.name, "truth": truth.number, "prediction": p, "pattern": pattern,
+                        "bars": bars(full, truth.number, top_k)})
     hits = sum(r["prediction"].top.extinction_group == r["truth"] for r in results)
     in_top = sum(r["truth"] in [c.extinction_group for c in r["prediction"].candidates] for r in results)
     print(f"top-1 {hits}/{len(results)}, top-{top_k} {in_top}/{len(results)} "
           "(the shipped CPU model; see MODEL_CARD.md for its measured accuracy)")
     if plot:
-        _plot(results, Path(plot))
-        print(f"plot: {plot}")
+        path = Path(plot)
+        try:
+            _plot(results, path)
+        except (ValueError, OSError) as error:  # no matplotlib, an unwritable path: the table stands
+            print(f"(no plot written: {error})")
+        else:
+            if path.is_file() and path.stat().st_size > 0:
+                print(f"plot: {path}")
+            else:
+                print(f"(no plot written: {path} was not created)")
     return results
+
+
+def _rank(prediction, eg: int) -> int:
+    """1-based rank of an extinction group among a prediction's candidates (len + 1 if absent)."""
+    ranked = [c.extinction_group for c in prediction.candidates]
+    return ranked.index(eg) + 1 if eg in ranked else len(ranked) + 1
+
+
+def bars(prediction, truth: int, shown: int = 3) -> list[tuple[str, float, bool]]:
+    """The bars of one mineral's panel, top first: (label, probability, is the true group).
+    Labels carry the extinction symbol; the true group gets a bar of its own, with its rank,
+    when it is not among the ``shown`` most probable."""
+    out = [(f"{c.symbol} (EG {c.extinction_group})", c.probability, c.extinction_group == truth)
+           for c in prediction.candidates[:shown]]
+    if not any(is_truth for _, _, is_truth in out):
+        rank = _rank(prediction, truth)
+        match = [c for c in prediction.candidates if c.extinction_group == truth]
+        p = match[0].probability if match else 0.0
+        out.append((f"true: {ExtinctionGroup(truth).symbol} (EG {truth}, rank {rank})", p, True))
+    return out
 
 
 def _plot(results: list[dict], path: Path) -> None:
     from xrdfast.plotting import pyplot
 
-    try:
-        plt = pyplot()
-    except ValueError as error:  # matplotlib missing: the demo still prints its table
-        print(f"(no plot: {error})")
-        return
-
-    fig, axes = plt.subplots(len(results), 2, figsize=(11, 1.9 * len(results)), gridspec_kw={"width_ratios": [3, 1]})
+    plt = pyplot()
+    fig, axes = plt.subplots(len(results), 2, figsize=(12, 1.9 * len(results)), gridspec_kw={"width_ratios": [3, 1.3]})
     for (left, right), r in zip(axes, results):
-        pattern, p = r["pattern"], r["prediction"]
+        pattern = r["pattern"]
         left.plot(pattern.two_theta, pattern.intensity / pattern.intensity.max(), lw=0.6, color="k")
         left.set_ylabel(r["mineral"].split()[0], fontsize=8)
         left.set_yticks([])
-        colours = ["C2" if c.extinction_group == r["truth"] else "C0" for c in p.candidates]
-        right.barh([f"EG {c.extinction_group}" for c in p.candidates][::-1], [c.probability for c in p.candidates][::-1],
-                   color=colours[::-1])
+        labels, probabilities, truth = zip(*r["bars"])
+        right.barh(list(labels)[::-1], list(probabilities)[::-1],
+                   color=["C2" if t else "C0" for t in truth][::-1])
         right.set_xlim(0, 1)
         right.tick_params(labelsize=7)
     axes[-1][0].set_xlabel("2θ (°, Cu Kα)")

@@ -1,5 +1,5 @@
-"""Figures for the command line: a pattern with its hkl tick marks. Needs matplotlib
-(``pip install xrdfast[plot]``); imported only when a plot is asked for."""
+"""Figures for the command line: a pattern with its hkl tick marks. matplotlib is a
+dependency; it is imported only when a plot is asked for, on the file-only Agg backend."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +17,8 @@ def pyplot():
         matplotlib.use("Agg")  # files only: no display is needed or assumed
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'xrdfast[plot]'") from None
+        raise ValueError("plotting needs matplotlib, a dependency of xrdfast that is missing from this "
+                         "environment: pip install matplotlib") from None
     return plt
 
 

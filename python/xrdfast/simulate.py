@@ -4,15 +4,23 @@
 patterns into one float32 array in parallel (OpenMP, GIL released), reporting a failing
 item per row instead of losing the batch. Parameters are the fields of
 ``xrdfast.SimulationParams`` given as keyword arguments (see ``PARAMETERS``).
+
+Every numeric parameter has a physical range (``PARAMETER_RANGES``, printed by
+``parameter_table()`` and in the README's "Simulation parameter ranges"); values outside it
+are refused with a ``ValueError`` naming the parameter, the value and the range. The table
+lives in the compiled core (``SimulationParams.validate``), so the API, ``simulate_batch``,
+the ``xrdfast simulate`` command and the curriculum generator all check the same ranges.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from xrdfast._core import (
+    MAX_GRID_POINTS,
     Crystal,
     Geometry,
     ProfileShape,
@@ -23,23 +31,67 @@ from xrdfast._core import (
     simulate_patterns,
     simulate_patterns_cuda,
 )
+from xrdfast.grid import default_grid
 from xrdfast.structure import StructureLike, load_structure
-
-TWO_THETA_MIN, TWO_THETA_MAX, TWO_THETA_STEP = 5.0, 90.0, 0.01  # the paper's grid: 8501 points
 
 _ENUMS: dict[str, Any] = {"geometry": Geometry, "shape": ProfileShape, "radiation": Radiation}
 PARAMETERS: tuple[str, ...] = tuple(
-    name for name in dir(SimulationParams()) if not name.startswith("_") and name != "validate")
+    name for name in dir(SimulationParams()) if not name.startswith("_") and name not in ("validate", "ranges"))
 
 
-def default_grid() -> np.ndarray:
-    """2theta from 5 to 90 degrees in 0.01 degree steps (8501 points)."""
-    n = int(round((TWO_THETA_MAX - TWO_THETA_MIN) / TWO_THETA_STEP)) + 1
-    return TWO_THETA_MIN + TWO_THETA_STEP * np.arange(n)
+@dataclass(frozen=True)
+class ParameterRange:
+    """The physical range of one simulation parameter, as ``SimulationParams.validate`` checks it."""
+
+    name: str
+    lo: float
+    hi: float
+    zero_is_off: bool  # 0 is also accepted: it switches the effect off
+    unit: str
+    why: str
+
+    def allows(self, value: float) -> bool:
+        return bool(self.lo <= value <= self.hi or (self.zero_is_off and value == 0))
+
+    def text(self) -> str:
+        return f"{'0 or ' if self.zero_is_off else ''}{self.lo:g} .. {self.hi:g}{' ' + self.unit if self.unit else ''}"
+
+
+PARAMETER_RANGES: dict[str, ParameterRange] = {
+    r[0]: ParameterRange(*r) for r in SimulationParams.ranges()}
+
+
+def parameter_table() -> str:
+    """``PARAMETER_RANGES`` as a Markdown table (the README's "Simulation parameter ranges")."""
+    rows = ["| Parameter | Accepted | Why |", "| --- | --- | --- |"]
+    rows += [f"| `{r.name}` | {r.text()} | {r.why} |" for r in PARAMETER_RANGES.values()]
+    return "\n".join(rows) + "\n"
+
+
+def grid_from_range(start: float, stop: float, step: float) -> np.ndarray:
+    """2θ from ``start`` to ``stop`` (degrees, ``stop`` included when it falls on the grid)
+    in steps of ``step``; a clear ``ValueError`` for a step that is not positive, a range
+    outside (0, 180) degrees, or more points than the simulator renders -- before anything
+    is allocated."""
+    for name, value in (("start", start), ("stop", stop), ("step", step)):
+        if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+            raise ValueError(f"2θ grid {name} = {value!r} must be a finite number of degrees")
+    if step <= 0:
+        raise ValueError(f"2θ step must be positive, got {step:g}°")
+    if not 0 < start < stop < 180:
+        raise ValueError(f"2θ range {start:g}..{stop:g}° must lie inside (0, 180)° with start < stop")
+    n = math.floor((stop - start) / step * (1 + 1e-12)) + 1  # stop counts when within rounding of the grid
+    if n > MAX_GRID_POINTS:
+        raise ValueError(f"2θ {start:g}..{stop:g}° in steps of {step:g}° is {n:,} points, more than the "
+                         f"{MAX_GRID_POINTS:,} the simulator renders; use a larger step")
+    if n < 2:
+        raise ValueError(f"2θ {start:g}..{stop:g}° in steps of {step:g}° holds fewer than 2 points")
+    return start + step * np.arange(n)
 
 
 def make_params(params: SimulationParams | Mapping[str, Any] | None = None, **overrides: Any) -> SimulationParams:
-    """``SimulationParams`` from a mapping and/or keywords; unknown names are errors.
+    """``SimulationParams`` from a mapping and/or keywords; unknown names are errors, and
+    every value is checked against its physical range (``PARAMETER_RANGES``, below).
 
     Enum fields accept their names: ``geometry="debye_scherrer"``, ``shape="tch"``,
     ``radiation="neutron"``.
@@ -63,6 +115,10 @@ def make_params(params: SimulationParams | Mapping[str, Any] | None = None, **ov
             raise ValueError(f"simulation parameter {name}={value!r}: {error}") from None
     out.validate()
     return out
+
+
+make_params.__doc__ = (make_params.__doc__ or "") + "\n    Ranges:\n\n" + "".join(
+    f"    {r.name:24s} {r.text()}\n" for r in PARAMETER_RANGES.values())
 
 
 @dataclass(frozen=True)
@@ -96,11 +152,19 @@ def _phases(structure: StructureLike | Mixture, impurities: Iterable[tuple[Struc
     return phases
 
 
+def _seed(seed: Any) -> int:
+    """The noise seed: an integer the native 64-bit generator takes (a ValueError otherwise)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be an integer from 0 to 2**64 - 1, got {seed!r}")
+    return int(seed)
+
+
 def simulate(structure: StructureLike | Mixture, *, grid: Any = None, seed: int = 0,
              impurities: Iterable[tuple[StructureLike, float]] = (), **params: Any) -> Pattern:
     """Simulate the powder pattern of a structure (Crystal, CIF path, pymatgen, ASE) or a
     mixture [(structure, weight_fraction), ...], with optional impurity phases."""
     grid = default_grid() if grid is None else np.asarray(grid, dtype=float)
+    seed = _seed(seed)
     intensity, lines = simulate_pattern(_phases(structure, impurities), make_params(**params), grid, seed)
     return Pattern(grid, intensity, lines)
 
@@ -128,6 +192,7 @@ def simulate_batch(structures: Sequence[StructureLike | Mixture],
     """
     if backend not in ("cpu", "cuda", "auto"):
         raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
+    seed = _seed(seed)
     use_cuda = backend == "cuda" or (backend == "auto" and cuda_available())
     grid = default_grid() if grid is None else np.asarray(grid, dtype=float)
     items: list[list[tuple[Crystal, float]]] = []

@@ -8,7 +8,7 @@ a test can compare every reader with the formula rather than with what a reader 
 * ``bad/``: inputs every reader must refuse with ``PatternReadError``, and
   ``bad/README.md`` listing what is wrong with each.
 
-The binary and zip layouts follow the descriptions cited in ``xrdfast/readers.py``.
+The binary and zip layouts follow the descriptions cited in ``xrdfast/readers/`` (one module a format family).
 Everything is deterministic (fixed zip timestamps, stored members, hash-made noise).
 
     python tests/data/make_patterns.py           # (re)write the fixtures
@@ -511,6 +511,9 @@ def good_files() -> dict[str, bytes]:
     add("cu-gaussians-std-free-format.gsa", gsas_std(free_format=True), Good("gsas", None, None, sigma="sqrt"))
     add("cu-gaussians-esd.gsa", gsas_esd(), Good("gsas", None, None, sigma="sqrt"))
     add("cu-gaussians.fxye", gsas_fxye(), Good("gsas", None, None, sigma="sqrt"))
+    calibrated = gsas_fxye().split(b"\n")
+    calibrated.insert(1, b"# Calibrated wavelength = 1.540593")  # as 11-BM and GSAS-II write it
+    add("cu-gaussians-calibrated-wavelength.fxye", b"\n".join(calibrated), Good("gsas", CU, None, sigma="sqrt"))
     add("cu-gaussians-loop-with-esd.cif", cif_loop(), Good("cif", CU, CU2, sigma="sqrt"))
     add("cu-gaussians-2theta-range.cif", cif_range(), Good("cif", CU, None))
     return files
@@ -573,6 +576,16 @@ def bad_files() -> dict[str, bytes]:
         "line 201: expected 2 numeric columns like line 1")
     add("text-after-data.csv", (columns(X, Y, "{:.2f},{:.0f}") + "END OF DATA\n").encode(),
         "a text line after the data", f"line {COUNT + 1}")
+    add("thousands-separator.csv", "".join(f"{a:.2f},{int(b) // 1000},{int(b) % 1000:03d}\n" if b >= 1000 else
+                                           f"{a:.2f},{b:.0f},0\n" for a, b in zip(X, 10 * Y)).encode(),
+        "'20.00,1,050': a thousands separator or a third column? (ambiguous)", "thousands separator")
+    add("thousands-point-decimal-comma.txt", "".join(f"{a:.2f};{b:,.0f}\n".replace(".", ",").replace(",", ".", 0)
+                                                     .replace(f"{b:,.0f}".replace(".", ","), f"{b:,.0f}".replace(",", "."))
+                                                     for a, b in zip(X, 10 * Y)).encode(),
+        "decimal commas beside '1.050': a decimal point or a thousands separator? (ambiguous)", "thousands separator")
+    add("huge-intensity.xy", edited(12, f"{X[12]:.2f} 1e307\n"),
+        "an intensity of 1e307 on line 13 (finite, but sums of it overflow)", "line 13: intensity is 1e+307")
+    add("utf32-encoded.xy", xy.encode("utf-32"), "UTF-32 text", "UTF-32")
     add("negative-esd.xye", "".join(f"{a:.2f} {b:.0f} {(-1 if i == 7 else 1) * math.sqrt(b):.2f}\n"
                                     for i, (a, b) in enumerate(zip(X, Y))).encode(),
         "a negative esd on line 8", "line 8: esd is")
@@ -608,6 +621,10 @@ def bad_files() -> dict[str, bytes]:
     add("doctype-entities.xrdml",
         b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n'
         b"<xrdMeasurements>&lol2;</xrdMeasurements>\n", "a DTD with entity expansion (billion laughs)", "DOCTYPE")
+    add("utf16-no-bom-doctype.xrdml",
+        ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>\n'
+         "<xrdMeasurements>&lol2;</xrdMeasurements>\n").encode("utf-16-le"),
+        "a DTD with entities in UTF-16 without a byte-order mark (passes a byte search for <!DOCTYPE)", "DOCTYPE")
     add("single-point.xrdml", xrdml('				<counts unit="counts">120</counts>\n', start_end("2Theta", 20, 20)),
         "one step", "only one data point")
     add("zero-counting-time.xrdml",
@@ -700,6 +717,8 @@ def bad_files() -> dict[str, bytes]:
         "'?' as the third intensity", "loop row 3: _pd_meas_counts_total is '?'")
     add("range-count-mismatch.cif", cif_range(maximum=85.0), "the 2θ range has 651 points, the loop 551",
         "has 651 points but")
+    add("tiny-increment.cif", cif_range().replace(b"_pd_meas_2theta_range_inc   0.10", b"_pd_meas_2theta_range_inc   1e-300"),
+        "a 2θ increment of 1e-300", "would hold 5.5e+301 points")
     add("no-two-theta.cif", cif_range().replace(b"_pd_meas_2theta_range_min", b"_pd_meas_2theta_start_note"),
         "intensities without 2θ or a complete range", "has no 2θ column")
     add("png-named.cif", b"\x89PNG\r\n\x1a\n" + noise(200, "cifpng"), "a PNG image named .cif",

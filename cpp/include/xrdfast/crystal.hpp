@@ -21,6 +21,13 @@ namespace xrdfast {
 
 constexpr double kSpecialPositionTolerance = 0.05;  // Å: images closer than this merge
 constexpr double kOverlapDistance = 0.5;            // Å: distinct sites closer than this overlap
+// What a real crystal can be. Lattice parameters: the shortest of any known structure are
+// ~2.2 Å (Be, graphite a = 2.46 Å), the longest powder cells (proteins, zeolites) a few
+// hundred Å; outside 1..1000 Å a cell is a unit mistake (pm, nm) or garbage, and a = 1e12 Å
+// would overflow the reflection bounds. Fractional coordinates: any value is an image of
+// one in 0..1, but one beyond +-100 is a typo, not a structure.
+constexpr double kMinCellLength = 1.0, kMaxCellLength = 1000.0;  // Å
+constexpr double kMaxFractional = 100.0;
 
 struct Site {
   std::string label;         // "Fe1"; used in error messages

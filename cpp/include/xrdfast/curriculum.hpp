@@ -75,6 +75,17 @@ struct SampleRecord {
   std::int32_t impurity_space_group = 0;
 };
 
+// The instrument, sample and measurement nuisances of one sample, drawn from `rng` in the
+// generator's order: Caglioti U, V, W, Lorentzian X, eta, zero shift, displacement, then
+// size, strain, texture (axis among kTextureAxes), noise, background and hump, each with its
+// stage probability. The one definition of a stage's nuisance distribution: the generator
+// renders with it, and evaluation (xrdfast.ml.evaluate) draws its AMCSD patterns from it.
+SimulationParams draw_params(const StageDistribution& dist, Rng& rng);
+
+// The nuisances sample `index` of stream `seed` is rendered with (generate_samples' record of
+// it), before the lattice-only generator's own Gaussian peaks (eta = X = 0) apply.
+SimulationParams sample_params(const StageDistribution& dist, std::uint64_t seed, std::int64_t index);
+
 constexpr std::uint64_t kNoiseSalt = 0xD1B54A32D192ED03ULL;
 
 // Samples first .. first+count-1: patterns into out[count, grid.size()] (float32), records,

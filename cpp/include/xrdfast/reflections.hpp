@@ -23,8 +23,14 @@ struct Reflection {
   double texture = 1;   // March-Dollase weight, averaged over the members (1: random powder)
 };
 
+// Reciprocal-lattice points within 1/d_min that one call may visit: 5e6 holds a 100 Å
+// cubic P1 cell to 90 deg 2theta with Cu K-alpha (3.7e6) and any protein powder; beyond it
+// the line list alone would take hundreds of MB. Counted before anything is allocated.
+constexpr double kMaxReflections = 5e6;
+
 // Families of allowed reflections with d >= d_min (Å), sorted by decreasing d; absent
-// reflections (from the crystal's own operations) are left out.
+// reflections (from the crystal's own operations) are left out. Throws
+// std::invalid_argument when the sphere holds more than kMaxReflections points.
 std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min);
 
 enum class Radiation { XRay, Neutron };
@@ -34,6 +40,20 @@ struct ScatteringModel {
   bool anomalous = false;   // add f' + i f'' of the anode (X-ray only)
   Anode anode = Anode::Cu;
 };
+
+// Atoms sharing scatterer and B share f(s) exp(-B s^2), so a structure factor evaluates it
+// once per group (here and in the CUDA kernel). Groups in order of first appearance, each
+// with its f', f'' (anomalous X-rays) or its neutron scattering length; group_of[j] is atom
+// j's group. Throws std::invalid_argument for an element without a tabulated length or
+// dispersion, as the first atom of it is reached.
+struct ScatteringGroup {
+  int scatterer;
+  double b_iso;         // Å^2
+  double fp = 0, fpp = 0;  // anomalous f', f'' (0 unless anomalous)
+  double neutron = 0;   // bound coherent length, fm (neutrons only)
+};
+std::vector<ScatteringGroup> scattering_groups(const Crystal& crystal, const ScatteringModel& model,
+                                               std::vector<int>& group_of);
 
 // Fill Reflection::f2 for every family.
 void compute_structure_factors(const Crystal& crystal, const ScatteringModel& model, std::vector<Reflection>& families);

@@ -8,11 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define XRDFAST_HD __host__ __device__
-#else
-#define XRDFAST_HD
-#endif
+#include "xrdfast/hd.hpp"
 
 namespace xrdfast {
 

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "xrdfast/hd.hpp"
+
 namespace xrdfast {
 
 constexpr int kMaxAtomicNumber = 98;  // Cf
@@ -30,8 +32,9 @@ struct GaussianFormFactor {
   float b[5];  // A^2
   float c;     // electrons
 
-  // f0 at s^2 = (sin(theta)/lambda)^2 in 1/A^2; summed in double.
-  double at_stol_sq(double stol_sq) const {
+  // f0 at s^2 = (sin(theta)/lambda)^2 in 1/A^2; summed in double. Host and device (the CUDA
+  // structure-factor kernel evaluates it from the same coefficients).
+  XRDFAST_HD double at_stol_sq(double stol_sq) const {
     double f = c;
     for (int i = 0; i < 5; ++i) f += a[i] * std::exp(-b[i] * stol_sq);
     return f;

@@ -12,6 +12,7 @@
 // Gaussian read noise, and normalisation to a maximum of 1.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@
 namespace xrdfast {
 
 constexpr double kCoincidentLines = 1e-7;  // degrees 2theta: closer lines are drawn as one peak
+// Bounds on what one pattern may cost, checked before anything is allocated: the finest
+// measured scans hold ~2e5 points (0.0005 deg over 5-120 deg).
+constexpr std::size_t kMaxGridPoints = 1'000'000;
 
 enum class Geometry { BraggBrentano, DebyeScherrer };
 enum class ProfileShape { PseudoVoigt, ThompsonCoxHastings };
@@ -59,9 +63,28 @@ struct SimulationParams {
   double read_noise = 0;   // Gaussian noise sigma, as a fraction of the maximum
   bool normalize = true;   // scale to a maximum of 1
 
-  // Throws std::invalid_argument naming the first parameter out of its physical range.
+  // Throws std::invalid_argument naming the first parameter out of its physical range
+  // (parameter_ranges()), its value and the range; then the rules that tie parameters
+  // together (the Caglioti FWHM^2 must stay positive; a profile needs some width).
   void validate() const;
 };
+
+// The physical range of every numeric parameter: the one table that validate() checks,
+// bound to Python (xrdfast.simulate.PARAMETER_RANGES) and printed in the README. Values
+// outside [lo, hi] are refused, except 0 where `zero_is_off` (the effect is switched off).
+// For background_chebyshev the range holds for each coefficient (at most
+// kMaxChebyshevTerms); for preferred_orientation for each Miller index (not all zero).
+struct ParameterRange {
+  const char* name;
+  double SimulationParams::*field;  // nullptr for the vector-valued parameters
+  double lo, hi;
+  bool zero_is_off;
+  const char* unit;
+  const char* why;
+};
+constexpr std::size_t kMaxChebyshevTerms = 36;  // GSAS's largest background function
+constexpr double kDoubletSplitting = 0.03;       // |wavelength2 / wavelength - 1| of a K-alpha doublet
+const std::vector<ParameterRange>& parameter_ranges();
 
 struct Line {
   Vec3i hkl;
@@ -90,6 +113,12 @@ struct Pattern {
 // sample displacement (-2 s cos(theta) / R) applied.
 double observed_two_theta(double theta, const SimulationParams& params);
 
+// Throws std::invalid_argument unless `grid` (degrees 2theta) has at least two points, all
+// finite, strictly increasing and inside (0, 180). Both batch paths call it first.
+void check_grid(const std::vector<double>& grid);
+// check_grid, and one parameter set or one per item: what both batch paths check first.
+void check_batch(size_t n_items, size_t n_params, const std::vector<double>& grid);
+
 // What every line computation settles first: the resolution limit (with a margin for
 // shifts and peak reach), the scattering model and each phase's Hill-Howard scale. Shared by
 // the CPU and CUDA paths so that both read a mixture alike; throws for bad parameters.
@@ -100,6 +129,12 @@ struct LinePlan {
   std::vector<double> scales;  // per phase: w_p / sum(w) / (M_p V_p)
 };
 LinePlan plan_lines(const std::vector<Phase>& phases, const SimulationParams& params, double two_theta_max);
+
+// Append the lines of phase `phase` whose profile can reach a grid starting at two_theta_min:
+// K-alpha1 position, Lorentz-polarisation and integrated intensity of each family (with the
+// f2 and texture the families carry).
+void add_lines(const std::vector<Reflection>& families, const LinePlan& plan, size_t phase,
+               const SimulationParams& params, double two_theta_min, std::vector<Line>& lines);
 
 // Lines of a mixture whose reflections can reach the grid, before any rendering.
 std::vector<Line> powder_lines(const std::vector<Phase>& phases, const SimulationParams& params,

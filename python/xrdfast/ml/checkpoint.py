@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from xrdfast._core import build_info
+from xrdfast.grid import DEFAULT_GRID, Grid
 from xrdfast.ml.calibration import Calibration, logits_from_probabilities
 from xrdfast.ml.model import ModelConfig, PhysicsViT, ResNet1d
 
@@ -52,6 +53,7 @@ def save(path: str | Path, model: nn.Module, arch: str, *, step: int, train_conf
         "xrdfast_version": build_info()["version"],
         "arch": arch,
         "model_config": model.config.as_dict(),
+        "grid": model.config.grid.to_dict(),  # what it was trained on; Classifier.load checks it
         "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "train_config": train_config,
         "step": step,
@@ -84,6 +86,12 @@ def load_payload(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not an xrdfast checkpoint (expected format {FORMAT!r})")
     return payload
+
+
+def recorded_grid(payload: dict[str, Any]) -> Grid:
+    """The grid a checkpoint was trained on; checkpoints written before the record (the
+    shipped v1 among them) were all trained on the default grid."""
+    return Grid.from_dict(payload["grid"]) if payload.get("grid") else DEFAULT_GRID
 
 
 def release(source: str | Path, target: str | Path, half: bool = True) -> Path:
@@ -125,9 +133,20 @@ class Classifier:
     payload: dict[str, Any]
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Classifier":
+    def load(cls, path: str | Path, device: str | torch.device = "cpu", grid: Grid | None = None) -> "Classifier":
+        """The model of a checkpoint; ``grid``: the grid the caller's patterns are on, refused
+        with a clear message unless the model was trained on it."""
         payload = load_payload(path)
-        model = build_model(payload["arch"], model_config_from_dict(payload["model_config"]))
+        config = model_config_from_dict(payload["model_config"])
+        trained_on = recorded_grid(payload)
+        if not trained_on.matches(config.grid):
+            raise ValueError(f"{path}: the checkpoint records training on {trained_on.describe()}, but its model "
+                             f"reads {config.grid.describe()}; the file is inconsistent")
+        if grid is not None and not trained_on.matches(grid):
+            raise ValueError(f"{path}: the model was trained on {trained_on.describe()}, but the patterns are on "
+                             f"{grid.describe()}; map them onto the model's grid (xrdfast.classify.prepare) or use "
+                             "a model trained on this grid")
+        model = build_model(payload["arch"], config)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model_state"].items()})
         model.to(device).eval()
         calibration = Calibration.from_dict(payload["calibration"]) if payload.get("calibration") else Calibration(1.0)
@@ -139,8 +158,8 @@ class Classifier:
 
     @property
     def grid(self) -> np.ndarray:
-        c = self.config
-        return np.linspace(c.two_theta_min, c.two_theta_max, c.n_points)
+        """The points of the grid the model was trained on (degrees 2theta)."""
+        return recorded_grid(self.payload).two_theta()
 
     def log_probabilities(self, patterns: np.ndarray | torch.Tensor, with_prior: bool = True,
                           calibrated: bool = True) -> np.ndarray:

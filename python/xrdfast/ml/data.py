@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from xrdfast.dataset import generate_samples
-from xrdfast.simulate import default_grid
+from xrdfast.grid import default_grid
 
 LABEL_KEYS = ("extinction_group", "space_group", "crystal_system", "rule_bits")
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xrdfast import _core
 from xrdfast.ml.checkpoint import Classifier
 from xrdfast.ml.metrics import prior_baseline, summarize
 from xrdfast.subgroup_graph import SubgroupGraph, subgroup_graph
@@ -59,11 +61,17 @@ def load_data(spec: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]
         labels = np.concatenate([r["extinction_group"][r["status"] == 0] for _, r in shards])
         return patterns, labels, f"generated dataset {path}"
     if path.suffix == ".npz":
-        with np.load(path) as data:
-            missing = {"two_theta", "intensity", "eg"} - set(data.files)
-            if missing:
-                raise ValueError(f"{path}: missing arrays {sorted(missing)} (expected two_theta, intensity, eg)")
-            two_theta, intensity, labels = data["two_theta"], data["intensity"], data["eg"]
+        try:
+            with open(path, "rb") as handle, np.load(handle) as data:  # our handle: closed even when np.load fails
+                missing = {"two_theta", "intensity", "eg"} - set(data.files)
+                if missing:
+                    raise ValueError(f"{path}: missing arrays {sorted(missing)} (expected two_theta, intensity, eg)")
+                two_theta, intensity, labels = data["two_theta"], data["intensity"], data["eg"]
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+            if str(path) in str(error):
+                raise
+            raise ValueError(f"{path}: not a readable .npz of patterns ({error}); expected arrays two_theta, "
+                             "intensity and eg, as numpy.savez writes them") from None
         from xrdfast.classify import prepare  # the route of xrdfast.classify: what is evaluated is what is deployed
         from xrdfast.readers import PatternReadError
 
@@ -79,57 +87,32 @@ def load_data(spec: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]
 
 
 def amcsd_test_set(n: int, grid: np.ndarray, seed: int = TEST_SEED) -> tuple[np.ndarray, np.ndarray, str]:
-    """n AMCSD minerals spread over the collection, each simulated with nuisances drawn from
-    the stage-2 ranges (the generator's own presets)."""
-    from xrdfast._core import StageDistribution
+    """n AMCSD minerals spread over the collection; mineral k is simulated with the stage-2
+    nuisances of sample k of stream ``seed`` -- the generator's own draw
+    (``_core.draw_params``), so the evaluation sees exactly the training distribution."""
     from xrdfast.minerals import amcsd_minerals
     from xrdfast.simulate import simulate_batch
 
     rng = np.random.default_rng(seed)
-    ranges = StageDistribution.preset("2").to_dict()
     ids = rng.permutation(np.arange(1, 20000))
-    crystals, labels, params = [], [], []
+    crystals, labels = [], []
     for mineral in amcsd_minerals([int(i) for i in ids]):
         if mineral.crystal.n_atoms > 400:
             continue
         crystals.append(mineral.crystal)
         labels.append(mineral.extinction_group)
-        params.append(realistic_parameters(ranges, rng))
         if len(crystals) == n:
             break
-    result = simulate_batch(crystals, params, grid=grid, seed=seed)
+    result = simulate_batch(crystals, stage_parameters("2", seed, len(crystals)), grid=grid, seed=seed)
     ok = result.ok
     return result.patterns[ok], np.array(labels)[ok], f"AMCSD minerals simulated with stage-2 nuisances, {int(ok.sum())}"
 
 
-def realistic_parameters(r: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """One draw of the stage-2 nuisances (the NumPy mirror of the C++ generator's draw)."""
-    def u(name: str) -> float:
-        lo, hi = r[name]
-        return float(rng.uniform(lo, hi))
-
-    def log_u(name: str) -> float:
-        lo, hi = r[name]
-        return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-    p: dict[str, Any] = {"U": u("U"), "V": u("V"), "W": u("W"), "X": u("X"),
-                         "eta": float(rng.uniform() ** r["eta_power"]), "zero_shift": u("zero_shift"),
-                         "sample_displacement": u("sample_displacement")}
-    if rng.uniform() < r["size_probability"]:
-        p["crystallite_size"] = log_u("crystallite_size")
-    if rng.uniform() < r["strain_probability"]:
-        p["microstrain"] = u("microstrain")
-    if rng.uniform() < r["texture_probability"]:
-        p["march_dollase_r"] = log_u("march_dollase_r")
-        p["preferred_orientation"] = [(0, 0, 1), (1, 0, 0), (0, 1, 0), (1, 1, 0), (1, 1, 1)][rng.integers(5)]
-    if rng.uniform() < r["noise_probability"]:
-        p["counts"] = log_u("counts")
-        p["read_noise"] = u("read_noise")
-    if rng.uniform() < r["background_probability"]:
-        p["background_chebyshev"] = [u("background_level"), u("background_slope"), u("background_curvature")]
-    if rng.uniform() < r["hump_probability"]:
-        p.update(hump_amplitude=u("hump_amplitude"), hump_center=u("hump_center"), hump_fwhm=u("hump_fwhm"))
-    return p
+def stage_parameters(stage: str, seed: int, n: int) -> list[_core.SimulationParams]:
+    """The nuisances of samples 0..n-1 of stream ``seed`` of a generator stage, as
+    ``generate_samples`` draws them."""
+    distribution = _core.StageDistribution.preset(stage)
+    return [_core.draw_params(distribution, seed, k) for k in range(n)]
 
 
 def paper_graph(shared: Path | None = None) -> SubgroupGraph | None:

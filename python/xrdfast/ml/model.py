@@ -20,9 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xrdfast._core import ExtinctionGroup
+from xrdfast._core import ExtinctionGroup, RuleLayout
+from xrdfast.grid import DEFAULT_GRID, Grid
 
-N_SYSTEMS, N_LATTICES, N_OPERATORS, N_GROUPS = 7, 5, 25, 99
+# The rule target's parts (extinction.hpp's RuleLayout): 7 crystal systems, 5 lattices, 25 operators.
+SYSTEMS = slice(RuleLayout.system, RuleLayout.lattice)
+LATTICES = slice(RuleLayout.lattice, RuleLayout.operators)
+OPERATORS = slice(RuleLayout.operators, RuleLayout.n_bits)
+N_SYSTEMS, N_LATTICES, N_OPERATORS = (part.stop - part.start for part in (SYSTEMS, LATTICES, OPERATORS))
+N_GROUPS = 99
 
 
 def rule_templates() -> torch.Tensor:
@@ -32,10 +38,10 @@ def rule_templates() -> torch.Tensor:
 
 @dataclass
 class ModelConfig:
-    n_points: int = 8501          # the 5-90 degree grid in 0.01 degree steps
-    two_theta_min: float = 5.0
-    two_theta_max: float = 90.0
-    wavelength: float = 1.540593  # Å: fixes the sin^2(theta) channel
+    n_points: int = DEFAULT_GRID.n_points  # the grid (xrdfast.grid): 5-90 degrees in 0.01 degree steps
+    two_theta_min: float = DEFAULT_GRID.two_theta_min
+    two_theta_max: float = DEFAULT_GRID.two_theta_max
+    wavelength: float = DEFAULT_GRID.wavelength  # Å: what measured patterns are mapped to
     patch: int = 25               # 341 patches on 8501 points
     stem_channels: int = 0        # 0: the paper's linear patch embedding; > 0: a two-layer conv stem
     stem_stride: int = 5          # of the conv stem's first layer (must divide patch)
@@ -53,6 +59,11 @@ class ModelConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def grid(self) -> Grid:
+        """The grid the model reads."""
+        return Grid.spanning(self.two_theta_min, self.two_theta_max, self.n_points, self.wavelength)
 
 
 class Block(nn.Module):
@@ -77,8 +88,7 @@ class PhysicsViT(nn.Module):
         c = self.config = config or ModelConfig()
         self.n_patches = math.ceil(c.n_points / c.patch)
         padded = self.n_patches * c.patch
-        two_theta = torch.linspace(c.two_theta_min, c.two_theta_max, c.n_points, dtype=torch.float64)
-        sin2 = torch.sin(torch.deg2rad(two_theta / 2)) ** 2
+        sin2 = torch.from_numpy(c.grid.sin2_theta())                                     # (N,) float64
         coordinate = 2 * (sin2 - sin2.min()) / (sin2.max() - sin2.min()) - 1           # (N,) in [-1, 1]
         coordinate = F.pad(coordinate, (0, padded - c.n_points), value=1.0)
         sin2 = F.pad(sin2, (0, padded - c.n_points), value=float(sin2[-1]))
@@ -124,7 +134,7 @@ class DualDecoder(nn.ModuleDict):
                           "operators": nn.Linear(width, N_OPERATORS), "direct": nn.Linear(width, N_GROUPS)})
         templates = rule_templates()
         self.register_buffer("templates", templates, persistent=False)                # (99, 37)
-        ops = templates[:, 12:]
+        ops = templates[:, OPERATORS]
         pos_weight = torch.tensor(c.operator_pos_weight) if c.operator_pos_weight else \
             ((ops.shape[0] - ops.sum(0)) / ops.sum(0).clamp(min=1)).clamp(max=100)
         self.register_buffer("pos_weight", pos_weight.float(), persistent=False)      # (25,)
@@ -140,9 +150,9 @@ class DualDecoder(nn.ModuleDict):
         """Targets hold the extinction group (1..99) and the 37 rule bits."""
         bits = targets["rule_bits"].float()
         eg = targets["extinction_group"].long() - 1
-        return (F.cross_entropy(out["system"], bits[:, :7].argmax(1))
-                + F.cross_entropy(out["lattice"], bits[:, 7:12].argmax(1))
-                + F.binary_cross_entropy_with_logits(out["operators"], bits[:, 12:], pos_weight=self.pos_weight)
+        return (F.cross_entropy(out["system"], bits[:, SYSTEMS].argmax(1))
+                + F.cross_entropy(out["lattice"], bits[:, LATTICES].argmax(1))
+                + F.binary_cross_entropy_with_logits(out["operators"], bits[:, OPERATORS], pos_weight=self.pos_weight)
                 + direct_weight * F.cross_entropy(out["direct"], eg))
 
 
@@ -181,10 +191,10 @@ def rule_scores(out: dict[str, torch.Tensor], templates: torch.Tensor,
     favours the groups with the most screw axes and glides. Given ``pos_weight`` the logits
     are corrected by - log w before decoding (the paper decodes the biased logits).
     """
-    log_sys = F.log_softmax(out["system"], -1) @ templates[:, :7].T                     # (B, 99)
-    log_lat = F.log_softmax(out["lattice"], -1) @ templates[:, 7:12].T
+    log_sys = F.log_softmax(out["system"], -1) @ templates[:, SYSTEMS].T                    # (B, 99)
+    log_lat = F.log_softmax(out["lattice"], -1) @ templates[:, LATTICES].T
     z = out["operators"] if pos_weight is None else out["operators"] - pos_weight.log()
-    ops = F.logsigmoid(z) @ templates[:, 12:].T + F.logsigmoid(-z) @ (1 - templates[:, 12:]).T
+    ops = F.logsigmoid(z) @ templates[:, OPERATORS].T + F.logsigmoid(-z) @ (1 - templates[:, OPERATORS]).T
     return log_sys + log_lat + ops
 
 

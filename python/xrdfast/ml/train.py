@@ -32,7 +32,9 @@ from torch.utils.data import DataLoader
 from xrdfast.dataset import STAGES, generate_samples
 from xrdfast.ml.calibration import (Calibration, abstention_threshold, calibrated_log_probs, fit_temperature,
                                     logits_from_probabilities)
-from xrdfast.ml.checkpoint import build_model, load_payload, model_config_from_dict, model_outputs, save, write_payload
+from xrdfast.grid import DEFAULT_GRID
+from xrdfast.ml.checkpoint import (build_model, load_payload, model_config_from_dict, model_outputs, recorded_grid, save,
+                                   write_payload)
 from xrdfast.ml.data import CurriculumBatches
 from xrdfast.ml.model import fuse
 from xrdfast.prior import extinction_group_prior
@@ -133,11 +135,18 @@ def train(config: TrainConfig, out: str | Path, device: str | None = None, progr
         torch.cuda.set_device(device_)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, model_config_from_dict(config.model)).to(device_)
+    if not model.config.grid.matches(DEFAULT_GRID):  # CurriculumBatches renders on the default grid
+        raise ValueError(f"the model configuration reads {model.config.grid.describe()}, but the data engine renders "
+                         f"{DEFAULT_GRID.describe()}: leave n_points, two_theta_min, two_theta_max and wavelength "
+                         "at their defaults")
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.stages[0].lr, weight_decay=config.stages[0].weight_decay)
     step = 0
     last = out / "last.pt"
     if last.is_file():
         payload = load_payload(last)
+        if not recorded_grid(payload).matches(model.config.grid):
+            raise ValueError(f"{last}: the run was trained on {recorded_grid(payload).describe()}, this configuration "
+                             f"reads {model.config.grid.describe()}; use another output directory")
         model.load_state_dict(payload["model_state"])
         if payload.get("optimizer_state"):
             optimizer.load_state_dict(payload["optimizer_state"])
@@ -149,7 +158,7 @@ def train(config: TrainConfig, out: str | Path, device: str | None = None, progr
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device_.index] if device_.type == "cuda" else None)
     amp = device_.type == "cuda"
-    meta = {"world_size": world, "generator_grid": [5.0, 90.0, 0.01]}
+    meta = {"world_size": world}  # save() records the grid
 
     def checkpoint(path: Path, calibration: Calibration | None = None) -> None:
         if rank == 0:
@@ -271,7 +280,7 @@ def recalibrate(checkpoint: str | Path, out: str | Path | None = None, **overrid
     writes the checkpoint back (or to ``out``) with the new calibration."""
     from xrdfast.ml.checkpoint import Classifier
 
-    classifier = Classifier.load(checkpoint)
+    classifier = Classifier.load(checkpoint, grid=DEFAULT_GRID)  # calibration data come on the default grid
     values = {**classifier.payload["train_config"], **overrides}
     config = TrainConfig(**values)
     calibration = calibrate(classifier.model, config)
