@@ -71,6 +71,7 @@ class Indexing:
     figure_of_merit: float = math.inf                        # de Wolff M20; inf for a cell given by hand
     zero_shift: float = 0.0                                  # degrees 2theta
     widths: Mapping[str, float] = field(default_factory=dict)  # Caglioti U, V, W, eta, ... (see evidence.make_instrument)
+    background: np.ndarray | None = field(default=None, repr=False, compare=False)  # on the pattern's 2theta
 
 
 @dataclass(frozen=True)
@@ -100,29 +101,32 @@ def fit_widths(two_theta: np.ndarray, fwhm: np.ndarray, eta: np.ndarray | None =
     return out
 
 
-def index_pattern(two_theta: np.ndarray, intensity: np.ndarray, wavelength: float) -> tuple[Indexing | None, str]:
-    """Peaks and the best cell of a pattern through ``xrdfast.peaks`` and ``xrdfast.index``
-    when this build has them; (None, reason) otherwise."""
+def index_pattern(two_theta: np.ndarray, intensity: np.ndarray, wavelength: float,
+                  wavelength2: float | None = None) -> tuple[Indexing | None, str]:
+    """Peaks (``xrdfast.peaks.search``) and the best cell (``xrdfast.indexing.index``) of a
+    pattern when this build has them; (None, reason) otherwise. The widths for the evidence
+    are the Caglioti curve through the fitted peaks, the background the search's."""
     try:
-        import xrdfast
-        from xrdfast import peaks as peak_module  # type: ignore[attr-defined]
+        from xrdfast import peaks as peak_module
+        from xrdfast.indexing import index  # type: ignore[import-not-found]
 
-        index = xrdfast.index  # type: ignore[attr-defined]
+        search = peak_module.search  # type: ignore[attr-defined]
     except (ImportError, AttributeError):
         return None, "no indexing in this build"
     try:
-        found = peak_module.search(two_theta, intensity, wavelength=wavelength)
-        solutions = index(found, wavelength=wavelength)
+        found = search((np.asarray(two_theta), np.asarray(intensity)), wavelength=wavelength, wavelength2=wavelength2)
+        peaks = found.peaks
+        if len(peaks) < 4:
+            return None, f"only {len(peaks)} peaks: too few to index"
+        solutions = index(peaks, wavelength=wavelength)
     except (ValueError, RuntimeError) as error:
         return None, f"indexing failed: {error}"
     if not solutions:
         return None, "no cell found"
     best = solutions[0]
-    peaks = getattr(found, "peaks", found)
-    widths = fit_widths(np.asarray([p.two_theta for p in peaks]), np.asarray([p.fwhm for p in peaks]),
-                        np.asarray([getattr(p, "eta", np.nan) for p in peaks]))
+    widths = fit_widths(peaks["two_theta"], peaks["fwhm"], peaks["eta"] if "eta" in peaks.dtype.names else None)
     return Indexing(tuple(float(v) for v in best.cell), str(best.lattice), float(best.m20),
-                    float(getattr(best, "zero_shift", 0.0)), widths), ""
+                    float(getattr(best, "zero_shift", 0.0)), widths, np.asarray(found.background)), ""
 
 
 def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarray, indexing: Indexing | None,
@@ -138,7 +142,8 @@ def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarr
 
     try:
         ev = extinction_evidence(two_theta, intensity, indexing.cell, indexing.lattice, wavelength=wavelength,
-                                 zero_shift=indexing.zero_shift, widths=indexing.widths or {"W": 0.01})
+                                 zero_shift=indexing.zero_shift, widths=indexing.widths or {"W": 0.01},
+                                 background=indexing.background)
     except ValueError as error:
         return Fused(np.asarray(network, dtype=float), "network only", indexing, None, f"evidence failed: {error}")
     return Fused(fuse(network, ev.relative_log_likelihood(), params), "indexed", indexing, ev)
