@@ -47,7 +47,8 @@ def test_items(n: int, seed: int, exclude: set[int] = frozenset()):
     return items
 
 
-def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | None = None) -> None:
+def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | None = None,
+           abstain: np.ndarray | None = None) -> None:
     """top-1/top-5 (rows that failed count as wrong: pass them as all-zero rows), ECE and
     the precision of the predictions not abstained from."""
     from xrdfast.ml.metrics import expected_calibration_error, top_k_accuracy
@@ -55,10 +56,10 @@ def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | 
     acc = top_k_accuracy(p, labels, (1, 5))
     line = (f"{name}: top-1 {100 * acc['top1']:.1f} %, top-5 {100 * acc['top5']:.1f} %, "
             f"ECE {expected_calibration_error(p, labels):.3f}")
-    if abstain_below is not None:
-        kept = p.max(1) >= abstain_below
+    if abstain_below is not None or abstain is not None:
+        kept = p.max(1) >= abstain_below if abstain is None else ~abstain
         right = p.argmax(1) == labels - 1
-        line += (f", kept {100 * kept.mean():.0f} % at p >= {abstain_below:.2f}, right "
+        line += (f", not abstained {100 * kept.mean():.0f} %, right "
                  f"{100 * right[kept].mean() if kept.any() else float('nan'):.1f} % of those")
     print(line)
 
@@ -72,7 +73,7 @@ def rruff(path: str) -> None:
 
     with np.load(path) as data:
         x, intensity, labels = data["two_theta"], data["intensity"], data["eg"].astype(int)
-    fused, alone, methods = [], [], []
+    fused, alone, methods, abstained = [], [], [], []
     for row in intensity:
         a = classify_many([(x, row)], 99, wavelength=1.5418, index=False)[0]
         f = classify_many([(x, row)], 99, wavelength=1.5418)[0]
@@ -82,12 +83,13 @@ def rruff(path: str) -> None:
                 v[c.extinction_group - 1] = c.probability
             out.append(v)
         methods.append(f.method)
+        abstained.append(f.abstain)
     from xrdfast.classify import load_model
 
     print(f"{len(labels)} measured patterns; indexed and fused: {methods.count('indexed')}")
     report("frequency prior (icsd+cod)", np.tile(extinction_group_prior(), (len(labels), 1)), labels)
     report("network alone", np.array(alone), labels, load_model().calibration.abstain_below)
-    report("classify (fused where indexed)", np.array(fused), labels, FUSION.abstain_below)
+    report("classify (fused where indexed)", np.array(fused), labels, abstain=np.array(abstained))
 
 
 def lattice_of(space_group: int) -> str:
@@ -158,7 +160,7 @@ def main() -> None:
         fused = fuse(net, rel)
         report("network alone", net, labels)
         fused[~ok] = 0  # a pattern the evidence failed on counts as wrong
-        report("fused, true cells", fused, labels, FUSION.abstain_below)
+        report(f"fused, true cells (abstain below {FUSION.abstain_below})", fused, labels, FUSION.abstain_below)
     if args.save:
         np.savez_compressed(args.save, rel=rel, network=net if args.network else np.zeros(0), labels=labels, patterns=result.patterns,
                             ids=np.array([m.amcsd_id for m, _ in items]))
