@@ -67,7 +67,6 @@ def standards() -> int:
 
 
 def speed(n_files: int) -> None:
-    from xrdfast.ml.evaluate import TEST_SEED, amcsd_test_set  # noqa: F401
     from scripts_path import test_items  # type: ignore[import-not-found]
 
     items = test_items(n_files, 4242)
@@ -82,8 +81,8 @@ def speed(n_files: int) -> None:
             lattice = {"triclinic": "aP", "monoclinic": "mP", "orthorhombic": "oP", "tetragonal": "tP",
                        "hexagonal": "hP", "rhombohedral": "hR", "cubic": "cP"}[
                 xrdfast.SpaceGroup(mineral.space_group).lattice_system]
-            cells.append(Indexing(mineral.crystal.cell, lattice, float("inf"), params["zero_shift"],
-                                  {k: params[k] for k in ("U", "V", "W", "eta")}))
+            cells.append(Indexing(mineral.crystal.cell, lattice, float("inf"), params.zero_shift,
+                                  {k: getattr(params, k) for k in ("U", "V", "W", "eta")}))
         xrdfast.classify_many(paths[:2], wavelength=1.540593, index=False)  # load the model once
         for label, kwargs in (("network only (--fast)", {"index": False}),
                               ("with evidence, cells given", {"indexings": cells}),

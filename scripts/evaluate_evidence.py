@@ -20,7 +20,7 @@ import cctbx.sgtbx  # noqa: F401  (before gemmi)
 
 from xrdfast import _core
 from xrdfast.evidence import extinction_evidence, make_instrument
-from xrdfast.ml.evaluate import TEST_SEED, realistic_parameters
+from xrdfast.ml.evaluate import TEST_SEED, stage_parameters
 from xrdfast.simulate import default_grid, simulate_batch
 
 PEARSON = {"triclinic": "aP", "monoclinic": "mP", "orthorhombic": "oP", "tetragonal": "tP",
@@ -28,23 +28,20 @@ PEARSON = {"triclinic": "aP", "monoclinic": "mP", "orthorhombic": "oP", "tetrago
 
 
 def test_items(n: int, seed: int, exclude: set[int] = frozenset()):
-    """The selection of amcsd_test_set, keeping the crystals and nuisance draws."""
+    """The selection of ``amcsd_test_set`` (same minerals, same stage-2 draws: mineral k gets
+    sample k of stream ``seed``), keeping the crystals and their parameters."""
     from xrdfast.minerals import amcsd_minerals
 
     rng = np.random.default_rng(seed)
-    ranges = _core.StageDistribution.preset("2").to_dict()
     ids = rng.permutation(np.arange(1, 20000))
-    items = []
+    minerals = []
     for mineral in amcsd_minerals([int(i) for i in ids]):
-        if mineral.crystal.n_atoms > 400:
+        if mineral.crystal.n_atoms > 400 or mineral.amcsd_id in exclude:
             continue
-        params = realistic_parameters(ranges, rng)
-        if mineral.amcsd_id in exclude:
-            continue
-        items.append((mineral, params))
-        if len(items) == n:
+        minerals.append(mineral)
+        if len(minerals) == n:
             break
-    return items
+    return list(zip(minerals, stage_parameters("2", seed, len(minerals))))
 
 
 def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | None = None,
@@ -128,11 +125,11 @@ def main() -> None:
         if not result.ok[i]:
             failures += 1
             continue
-        widths = {k: params.get(k, 0.0) for k in ("U", "V", "W", "X", "eta", "crystallite_size", "microstrain")}
+        widths = {k: getattr(params, k) for k in ("U", "V", "W", "X", "eta", "crystallite_size", "microstrain")}
         for k in ("U", "V", "W"):
             widths[k] *= args.width_scale**2
         widths["X"] *= args.width_scale
-        ins = make_instrument(1.540593, zero_shift=params["zero_shift"] + args.zero_error, sample_displacement=params["sample_displacement"],
+        ins = make_instrument(1.540593, zero_shift=params.zero_shift + args.zero_error, sample_displacement=params.sample_displacement,
                               widths=widths)
         t = time.perf_counter()
         try:
