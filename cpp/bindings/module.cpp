@@ -16,6 +16,7 @@ void add_simulate_cuda(py::module_& m);
 void add_wyckoff(py::module_& m);
 void add_random_crystal(py::module_& m);
 void add_curriculum(py::module_& m);
+void add_evidence(py::module_& m);
 void add_peaks(py::module_& m);
 void add_interrupt(py::module_& m);
 void add_indexing(py::module_& m);
@@ -37,6 +38,7 @@ PYBIND11_MODULE(_core, m) {
   add_wyckoff(m);
   add_random_crystal(m);
   add_curriculum(m);
+  add_evidence(m);
   add_peaks(m);
   add_interrupt(m);
   add_indexing(m);

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BackgroundOptions', 'Crystal', 'ExtinctionGroup', 'Geometry', 'MAX_GRID_POINTS', 'PeakOptions', 'ProfileShape', 'Radiation', 'RuleLayout', 'SimulationParams', 'SpaceGroup', 'StageDistribution', 'SymOp', 'anomalous_dispersion', 'anomalous_dispersion_source', 'atomic_mass', 'bravais_lattice', 'build_info', 'cuda_available', 'draw_params', 'estimate_background', 'estimate_fwhm', 'estimate_noise', 'extinction_group_number', 'form_factor_coefficients', 'form_factor_source', 'generate_samples', 'has_extra_symmetry', 'identify_operations', 'index_lines', 'index_lines_batch', 'kalpha1_wavelength', 'maximal_t_subgroups', 'neutron_scattering_length', 'niggli_cell', 'random_crystal', 'random_crystals', 'random_element_data', 'resolve_scatterer', 'rule_bit_names', 'scatterer_labels', 'search_peaks', 'search_peaks_batch', 'simulate_pattern', 'simulate_patterns', 'simulate_patterns_cuda', 'smallest_exact_orbit', 'snip_background', 'symmetry_operation_count', 'wyckoff_orbit', 'wyckoff_positions', 'xray_form_factor']
+__all__: list[str] = ['BackgroundOptions', 'Crystal', 'EvidenceOptions', 'ExtinctionGroup', 'Geometry', 'Instrument', 'MAX_GRID_POINTS', 'PeakOptions', 'ProfileShape', 'Radiation', 'RuleLayout', 'SimulationParams', 'SpaceGroup', 'StageDistribution', 'SymOp', 'anomalous_dispersion', 'anomalous_dispersion_source', 'atomic_mass', 'build_info', 'compatible_settings', 'cuda_available', 'draw_params', 'estimate_background', 'estimate_fwhm', 'estimate_noise', 'extinction_evidence', 'extinction_group_number', 'form_factor_coefficients', 'form_factor_source', 'gaussian_wilson_log_likelihood', 'generate_samples', 'has_extra_symmetry', 'identify_operations', 'kalpha1_wavelength', 'lattice_system_of_pearson', 'maximal_t_subgroups', 'neutron_scattering_length', 'random_crystal', 'random_crystals', 'random_element_data', 'resolve_scatterer', 'rule_bit_names', 'scatterer_labels', 'search_peaks', 'search_peaks_batch', 'simulate_pattern', 'simulate_patterns', 'simulate_patterns_cuda', 'smallest_exact_orbit', 'snip_background', 'symmetry_operation_count', 'wyckoff_orbit', 'wyckoff_positions', 'xray_form_factor']
 class BackgroundOptions:
     """
     SNIP background settings (see xrdfast.peaks).
@@ -81,6 +81,61 @@ class Crystal:
         """
         Cell volume, Å^3.
         """
+class EvidenceOptions:
+    """
+    Settings of the extinction-evidence engine.
+    """
+    refine: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def background_terms(self) -> int:
+        ...
+    @background_terms.setter
+    def background_terms(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def coupling_cut(self) -> float:
+        ...
+    @coupling_cut.setter
+    def coupling_cut(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def intensity_error(self) -> float:
+        ...
+    @intensity_error.setter
+    def intensity_error(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_composites(self) -> int:
+        ...
+    @max_composites.setter
+    def max_composites(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_density(self) -> float:
+        ...
+    @max_density.setter
+    def max_density(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def merge_fwhm(self) -> float:
+        ...
+    @merge_fwhm.setter
+    def merge_fwhm(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def metric_tolerance(self) -> float:
+        ...
+    @metric_tolerance.setter
+    def metric_tolerance(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def model_error(self) -> float:
+        ...
+    @model_error.setter
+    def model_error(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
 class ExtinctionGroup:
     """
     One of the 99 extinction groups (numbering of Baggett et al., arXiv 2604.23811, Table S2).
@@ -178,6 +233,128 @@ class Geometry:
         ...
     @property
     def value(self) -> int:
+        ...
+class Instrument:
+    """
+    How a d-spacing becomes a peak: wavelengths, shifts and widths (simulator conventions).
+    """
+    def __init__(self) -> None:
+        ...
+    def observed_two_theta(self, d: typing.SupportsFloat | typing.SupportsIndex, wavelength: typing.SupportsFloat | typing.SupportsIndex) -> float:
+        ...
+    def widths(self, d: typing.SupportsFloat | typing.SupportsIndex) -> tuple[float, float]:
+        """
+        (FWHM in degrees, eta) of a line at d-spacing d (Å).
+        """
+    @property
+    def U(self) -> float:
+        ...
+    @U.setter
+    def U(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def V(self) -> float:
+        ...
+    @V.setter
+    def V(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def W(self) -> float:
+        ...
+    @W.setter
+    def W(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def X(self) -> float:
+        ...
+    @X.setter
+    def X(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def Y(self) -> float:
+        ...
+    @Y.setter
+    def Y(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def crystallite_size(self) -> float:
+        """
+        nm; 0 for none
+        """
+    @crystallite_size.setter
+    def crystallite_size(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def eta(self) -> float:
+        """
+        pseudo-Voigt Lorentzian fraction; < 0: Thompson-Cox-Hastings
+        """
+    @eta.setter
+    def eta(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def goniometer_radius(self) -> float:
+        """
+        mm
+        """
+    @goniometer_radius.setter
+    def goniometer_radius(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def ka2_ratio(self) -> float:
+        ...
+    @ka2_ratio.setter
+    def ka2_ratio(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def microstrain(self) -> float:
+        ...
+    @microstrain.setter
+    def microstrain(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def monochromator_two_theta(self) -> float:
+        ...
+    @monochromator_two_theta.setter
+    def monochromator_two_theta(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def sample_displacement(self) -> float:
+        """
+        mm
+        """
+    @sample_displacement.setter
+    def sample_displacement(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def scherrer_k(self) -> float:
+        ...
+    @scherrer_k.setter
+    def scherrer_k(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def wavelength(self) -> float:
+        """
+        K-alpha1 (or monochromatic) wavelength, Å.
+        """
+    @wavelength.setter
+    def wavelength(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def wavelength2(self) -> float:
+        """
+        K-alpha2 wavelength, Å; 0 for none.
+        """
+    @wavelength2.setter
+    def wavelength2(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def zero_shift(self) -> float:
+        """
+        degrees 2theta
+        """
+    @zero_shift.setter
+    def zero_shift(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
 class PeakOptions:
     """
@@ -894,13 +1071,13 @@ def atomic_mass(label: str) -> float:
     """
     Standard atomic weight in g/mol.
     """
-def bravais_lattice(cell: typing.Annotated[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(6)"], tolerance: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> tuple[str, typing.Annotated[list[float], "FixedSize(6)"]]:
-    """
-    (Pearson symbol, conventional cell) of the lattice of a cell, from its metric symmetry.
-    """
 def build_info() -> dict:
     """
     What this build of xrdfast was compiled with (OpenMP, CUDA and its architectures).
+    """
+def compatible_settings(cell: typing.Annotated[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(6)"], lattice: str, metric_tolerance: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> list[tuple[int, int, bool]]:
+    """
+    (extinction group, Hall number, reverse) of every setting of the lattice's groups whose rotations keep the cell's metric.
     """
 def cuda_available() -> bool:
     """
@@ -922,6 +1099,10 @@ def estimate_noise(intensity: typing.Any, segment: typing.SupportsInt | typing.S
     """
     Noise standard deviation per point from robust second differences in segments.
     """
+def extinction_evidence(two_theta: typing.Any, intensity: typing.Any, background: typing.Any, cell: typing.Annotated[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(6)"], lattice: str, instrument: Instrument, options: EvidenceOptions = ...) -> dict:
+    """
+    Extraction of the lattice's reflections and the likelihood of every compatible extinction-group setting.
+    """
 def extinction_group_number(space_group: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     Extinction group (1..99) of a space-group type (1..230).
@@ -933,6 +1114,10 @@ def form_factor_coefficients(label: str) -> tuple[list[float], list[float], floa
 def form_factor_source(label: str) -> str:
     """
     'WK1995', or 'IT1992' for a row filled from ITC Table 6.1.1.4.
+    """
+def gaussian_wilson_log_likelihood(q: typing.Annotated[numpy.typing.ArrayLike, numpy.float64, "[m, n]"], rhs: typing.Annotated[numpy.typing.ArrayLike, numpy.float64, "[m, 1]"], allowed: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], wilson_mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> float:
+    """
+    Log-likelihood of one block of composites (see evidence.hpp): Gaussian measurement, Wilson prior, forbidden at zero.
     """
 def generate_samples(distribution: StageDistribution, seed: typing.SupportsInt | typing.SupportsIndex, first: typing.SupportsInt | typing.SupportsIndex, count: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.Any = 0) -> tuple[numpy.typing.NDArray[numpy.float32], dict]:
     """
@@ -946,17 +1131,13 @@ def identify_operations(triplets: collections.abc.Sequence[str]) -> dict:
     """
     Space-group type and setting of operations given as triplets in any basis and origin: dict with number, hall_number, hm, basis P (columns: the setting's axes) and origin_shift p, x' = P^-1 (x - p).
     """
-def index_lines(two_theta: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], height: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], **kwargs) -> list:
-    """
-    Index one pattern from its line positions (deg 2theta) and heights (may be empty): a list of solution dicts, best first. Options as keywords (IndexingOptions).
-    """
-def index_lines_batch(two_theta: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], height: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> tuple[list, list[str]]:
-    """
-    Index many patterns in parallel (OpenMP over patterns, each with its own time cap): (solutions, errors).
-    """
 def kalpha1_wavelength(anode: str) -> float:
     """
     K-alpha1 wavelength in A of 'Cu', 'Mo', 'Co', 'Cr', 'Fe' or 'Ag'.
+    """
+def lattice_system_of_pearson(pearson: str) -> str:
+    """
+    Lattice system of a Pearson symbol, e.g. 'hR' -> 'rhombohedral'.
     """
 def maximal_t_subgroups(number: typing.SupportsInt | typing.SupportsIndex) -> list:
     """
@@ -965,10 +1146,6 @@ def maximal_t_subgroups(number: typing.SupportsInt | typing.SupportsIndex) -> li
 def neutron_scattering_length(label: str) -> float:
     """
     Bound coherent scattering length, real part, in fm (Sears 1992).
-    """
-def niggli_cell(cell: typing.Annotated[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(6)"]) -> typing.Annotated[list[float], "FixedSize(6)"]:
-    """
-    The Niggli-reduced cell (a, b, c, alpha, beta, gamma) of a cell (Krivy & Gruber 1976).
     """
 def random_crystal(space_group: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, stream: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> Crystal:
     """

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
@@ -57,7 +57,14 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)  # what is unusual about the input (see assess)
     wavelength: float | None = None                   # Å the pattern was read at
     wavelength_source: str = ""                       # "file", "option" (the caller's) or "assumed Cu K-alpha1"
-    method: str = "network only"                      # "matched": a known phase names the group (xrdfast.match)
+    # How the ranking was reached: "network only"; "indexed": the network's probabilities times the
+    # extinction likelihood of an indexed cell (xrdfast.fusion); "matched": a known phase of the
+    # reference library names the group (xrdfast.match) -- recognition, not symmetry inference.
+    method: str = "network only"
+    cell: tuple[float, ...] | None = None             # the indexed (or given) conventional cell
+    lattice: str | None = None                        # its Bravais lattice (Pearson symbol)
+    figure_of_merit: float | None = None              # de Wolff M20 of the indexing
+    evidence: Any = field(default=None, repr=False, compare=False)  # ExtinctionEvidence when indexed
     match: Any = None                                 # the matched PhaseMatch when method == "matched"
     matches: list = field(default_factory=list)       # search-match candidates (classify(..., match=True))
 
@@ -66,7 +73,9 @@ class Prediction:
         return self.candidates[0]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, evidence=None))
+        out["evidence"] = None if self.evidence is None else self.evidence.explain()
+        return out
 
     def table(self) -> str:
         """A readable summary for the terminal."""
@@ -82,6 +91,8 @@ class Prediction:
             lines.append(f"   matched: {m.name} ({m.entry_id}, {m.formula}, SG {m.space_group}, p = {m.probability:.2f}); "
                          "a recognised known structure, not symmetry inference")
         lines += [f"   warning: {w}" for w in self.warnings]
+        lines.append(f"   method: {self.method}" + (f" (cell {', '.join(f'{v:.4f}' for v in self.cell)}, {self.lattice}, "
+                                                      f"M20 {self.figure_of_merit:.1f})" if self.cell else ""))
         return "\n".join(lines)
 
 
@@ -260,8 +271,12 @@ def assess(pattern: MeasuredPattern, intensity: np.ndarray, mask: np.ndarray, gr
     return warnings, outside
 
 
-def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int = 5, with_prior: bool = True) -> list[Prediction]:
-    """One batch through the model: predictions for prepared patterns."""
+def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int = 5, with_prior: bool = True,
+            indexings: Sequence[Any] | None = None, index: bool = True) -> list[Prediction]:
+    """One batch through the model: predictions for prepared patterns. With an indexed cell
+    (``indexings``: one ``xrdfast.fusion.Indexing`` or None per pattern; else, when ``index``,
+    the pattern's own indexing if this build has one) the network's probabilities are fused
+    with the extinction evidence (``xrdfast.fusion``)."""
     if not 1 <= top_k <= 99:
         raise ValueError(f"top_k must be between 1 and 99, got {top_k}")
     if not prepared:
@@ -275,8 +290,15 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
                                "pattern's values are beyond what it can process")
     names, system_of = _systems()
     threshold = classifier.calibration.abstain_below
+    fused = _fused(p, prepared, classifier.grid, indexings, index)
     out = []
-    for row, q in zip(p, prepared):
+    for row, q, f in zip(p, prepared, fused):
+        if f is not None and f.method == "indexed":
+            from xrdfast.fusion import FUSION
+
+            row, threshold = f.probabilities, FUSION.abstain_below
+        else:
+            threshold = classifier.calibration.abstain_below
         order = np.argsort(-row, kind="stable")[:top_k]
         marginal = dict(zip(names, np.bincount(system_of, weights=row, minlength=len(names)).tolist()))
         out.append(Prediction(
@@ -285,9 +307,36 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
             crystal_system=max(marginal, key=marginal.get),
             crystal_system_probabilities=marginal,
             abstain=bool(row[order[0]] < threshold or q.out_of_distribution),
-            threshold=threshold, coverage=q.coverage, warnings=list(q.warnings),
-            wavelength=q.wavelength, wavelength_source=q.wavelength_source))
+            threshold=threshold, coverage=q.coverage,
+            warnings=list(q.warnings) + ([f"extinction evidence not used: {f.note}"] if f is not None and f.note else []),
+            wavelength=q.wavelength, wavelength_source=q.wavelength_source,
+            **({} if f is None else _fusion_fields(f))))
     return out
+
+
+def _fused(p: np.ndarray, prepared: Sequence[Prepared], grid: np.ndarray, indexings: Sequence[Any] | None,
+           index: bool) -> list[Any]:
+    """Per pattern: the fusion (xrdfast.fusion.Fused) of the network with the extinction
+    evidence, or None where neither a cell was given nor indexing was asked for."""
+    if indexings is None and not index:
+        return [None] * len(prepared)
+    from xrdfast.fusion import fuse_pattern, index_pattern
+
+    out = []
+    for i, (row, q) in enumerate(zip(p, prepared)):
+        note = ""
+        if indexings is not None:
+            indexing = indexings[i]
+        else:  # the model grid is Cu K-alpha1 with the doublet, which the evidence models
+            indexing, note = index_pattern(grid, q.intensity.astype(float), CU_KA1, ANODE_WAVELENGTHS["Cu"][1])
+        out.append(fuse_pattern(row, grid, q.intensity.astype(float), indexing, CU_KA1, note=note))
+    return out
+
+
+def _fusion_fields(f: Any) -> dict[str, Any]:
+    ix = f.indexing
+    return {"cell": None if ix is None else ix.cell, "lattice": None if ix is None else ix.lattice,
+            "figure_of_merit": None if ix is None else ix.figure_of_merit, "method": f.method, "evidence": f.evidence}
 
 
 # Inference runs in batches of exactly this many patterns (the last one padded with zeros):
@@ -326,25 +375,27 @@ def _candidate(eg: int, probability: float) -> Candidate:
 
 
 def classify(pattern: PatternLike, top_k: int = 5, *, wavelength: float | None = None,
-             model: str | None = None, with_prior: bool = True, match: bool = True, library: Any = None) -> Prediction:
+             model: str | None = None, with_prior: bool = True, match: bool = True, library: Any = None,
+             indexing: Any = None, index: bool = True) -> Prediction:
     """Classify one pattern: a file path (any supported format), a ``MeasuredPattern`` or a
     (2theta, intensity) pair. ``wavelength`` (Å) serves files that state none (a file's
     own wavelength wins); arrays without it are Cu K-alpha. Raises ``PatternReadError``
     for unreadable input."""
     return classify_many([pattern], top_k, wavelength=wavelength, model=model, with_prior=with_prior, match=match,
-                         library=library)[0]
+                         library=library, indexings=None if indexing is None else [indexing], index=index)[0]
 
 
 def classify_many(patterns: Sequence[PatternLike], top_k: int = 5, *, wavelength: float | None = None,
                   model: str | None = None, with_prior: bool = True, match: bool = True,
-                  library: Any = None) -> list[Prediction]:
+                  library: Any = None, indexings: Sequence[Any] | None = None,
+                  index: bool = True) -> list[Prediction]:
     """Classify several patterns in one batch (all must be readable; see ``screen`` for
     batches that keep going past bad files). ``match``: also search a reference library
     (``library``: a Library, a CIF directory, None for AMCSD) and let a confident match name
     the group (``Prediction.method``); False is symmetry inference alone."""
     classifier = load_model(model)
     prepared = [prepare(item, classifier.grid, wavelength) for item in patterns]
-    predictions = predict(classifier, prepared, top_k, with_prior)
+    predictions = predict(classifier, prepared, top_k, with_prior, indexings, index)
     if match:
         from xrdfast.match import with_matches
 

@@ -164,20 +164,37 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     results = []
     for path in args.files:  # one at a time: a bad file costs only its own result
         try:
+            indexing = None
+            if args.cell:  # a cell the user knows: the evidence without indexing
+                from xrdfast.fusion import Indexing
+
+                indexing = [Indexing(tuple(args.cell), args.lattice)]
             results.append(classify_many([path], args.top_k, wavelength=args.wavelength, model=args.model,
-                                         with_prior=not args.no_prior, match=not args.no_match)[0])
+                                         with_prior=not args.no_prior, match=not args.no_match, indexings=indexing,
+                                         index=not args.fast)[0])
         except (PatternReadError, OSError) as error:
             print(f"xrdfast predict: error: {error}", file=sys.stderr)
             status = 1
             continue
         if not args.json:
             print(results[-1].table())
+            if args.explain:
+                print(results[-1].evidence.explain() if results[-1].evidence is not None
+                      else "   no extinction evidence: the network alone (no trusted cell)")
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1, allow_nan=False))  # valid JSON, always
     if args.plot and results:
         from xrdfast.plotting import plot_prediction
 
         plot_prediction(results, args.plot, wavelength=args.wavelength)
+        from pathlib import Path
+
+        from xrdfast.evidence import plot_evidence
+
+        for i, r in enumerate(results):  # beside the figure: allowed/forbidden marks of the top two groups
+            if r.evidence is not None:
+                out = Path(args.plot)
+                plot_evidence(r.evidence, str(out.with_name(f"{out.stem}-evidence{i}{out.suffix}")), title=r.source)
     return status
 
 
@@ -377,6 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--no-prior", action="store_true", help="leave out the natural-frequency prior")
     pr.add_argument("--no-match", action="store_true", help="symmetry inference only: no search-match against AMCSD")
     pr.add_argument("--model", help="a checkpoint instead of the shipped model")
+    pr.add_argument("--explain", action="store_true", help="print the extinction evidence: the reflections that decide")
+    pr.add_argument("--cell", type=float, nargs=6, metavar=("A", "B", "C", "ALPHA", "BETA", "GAMMA"),
+                    help="a known conventional cell (Å, degrees): extinction evidence without indexing")
+    pr.add_argument("--lattice", default="aP", help="Pearson symbol of --cell (aP mP mC oP oC oI oF tP tI hP hR cP cI cF)")
+    pr.add_argument("--fast", action="store_true", help="the network alone: no indexing, no extinction evidence")
     pr.set_defaults(run=_cmd_predict)
     sc = sub.add_parser("screen", help="classify every pattern of directories/globs into a table (resumable)")
     sc.add_argument("inputs", nargs="+", help="directories, files or glob patterns ('data/**/*.xy')")

@@ -655,7 +655,7 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
             prediction, candidates=[_candidate(int(i) + 1, float(fused[i])) for i in order],
             crystal_system=max(marginal, key=marginal.get), crystal_system_probabilities=marginal,
             abstain=bool(prediction.abstain and not matched and fused[order[0]] < prediction.threshold),
-            method="matched" if matched else "network only", match=best if matched else None, matches=matches))
+            method="matched" if matched else prediction.method, match=best if matched else None, matches=matches))
     return out
 
 
