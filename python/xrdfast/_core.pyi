@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BackgroundOptions', 'Crystal', 'EvidenceOptions', 'ExtinctionGroup', 'Geometry', 'Instrument', 'MAX_GRID_POINTS', 'PeakOptions', 'ProfileShape', 'Radiation', 'RuleLayout', 'SimulationParams', 'SpaceGroup', 'StageDistribution', 'SymOp', 'anomalous_dispersion', 'anomalous_dispersion_source', 'atomic_mass', 'build_info', 'compatible_settings', 'cuda_available', 'draw_params', 'estimate_background', 'estimate_fwhm', 'estimate_noise', 'extinction_evidence', 'extinction_group_number', 'form_factor_coefficients', 'form_factor_source', 'gaussian_wilson_log_likelihood', 'generate_samples', 'has_extra_symmetry', 'identify_operations', 'kalpha1_wavelength', 'lattice_system_of_pearson', 'maximal_t_subgroups', 'neutron_scattering_length', 'random_crystal', 'random_crystals', 'random_element_data', 'resolve_scatterer', 'rule_bit_names', 'scatterer_labels', 'search_peaks', 'search_peaks_batch', 'simulate_pattern', 'simulate_patterns', 'simulate_patterns_cuda', 'smallest_exact_orbit', 'snip_background', 'symmetry_operation_count', 'wyckoff_orbit', 'wyckoff_positions', 'xray_form_factor']
+__all__: list[str] = ['BackgroundOptions', 'Crystal', 'EvidenceOptions', 'ExtinctionGroup', 'Geometry', 'Instrument', 'MAX_GRID_POINTS', 'PeakOptions', 'ProfileShape', 'Radiation', 'RuleLayout', 'SimulationParams', 'SpaceGroup', 'StageDistribution', 'SymOp', 'anomalous_dispersion', 'anomalous_dispersion_source', 'atomic_mass', 'bravais_lattice', 'build_info', 'compatible_settings', 'cuda_available', 'draw_params', 'estimate_background', 'estimate_fwhm', 'estimate_noise', 'extinction_evidence', 'extinction_group_number', 'form_factor_coefficients', 'form_factor_source', 'gaussian_wilson_log_likelihood', 'generate_samples', 'has_extra_symmetry', 'identify_operations', 'index_lines', 'index_lines_batch', 'kalpha1_wavelength', 'lattice_system_of_pearson', 'maximal_t_subgroups', 'neutron_scattering_length', 'niggli_cell', 'random_crystal', 'random_crystals', 'random_element_data', 'resolve_scatterer', 'rule_bit_names', 'scatterer_labels', 'search_peaks', 'search_peaks_batch', 'simulate_pattern', 'simulate_patterns', 'simulate_patterns_cuda', 'smallest_exact_orbit', 'snip_background', 'symmetry_operation_count', 'wyckoff_orbit', 'wyckoff_positions', 'xray_form_factor']
 class BackgroundOptions:
     """
     SNIP background settings (see xrdfast.peaks).
@@ -1071,6 +1071,10 @@ def atomic_mass(label: str) -> float:
     """
     Standard atomic weight in g/mol.
     """
+def bravais_lattice(cell: typing.Annotated[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(6)"], tolerance: typing.SupportsFloat | typing.SupportsIndex = 0.004) -> tuple[str, typing.Annotated[list[float], "FixedSize(6)"]]:
+    """
+    (Pearson symbol, conventional cell) of the lattice of a cell, from its metric symmetry.
+    """
 def build_info() -> dict:
     """
     What this build of xrdfast was compiled with (OpenMP, CUDA and its architectures).
@@ -1131,6 +1135,14 @@ def identify_operations(triplets: collections.abc.Sequence[str]) -> dict:
     """
     Space-group type and setting of operations given as triplets in any basis and origin: dict with number, hall_number, hm, basis P (columns: the setting's axes) and origin_shift p, x' = P^-1 (x - p).
     """
+def index_lines(two_theta: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], height: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], **kwargs) -> list:
+    """
+    Index one pattern from its line positions (deg 2theta) and heights (may be empty): a list of solution dicts, best first. Options as keywords (IndexingOptions).
+    """
+def index_lines_batch(two_theta: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], height: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> tuple[list, list[str]]:
+    """
+    Index many patterns in parallel (OpenMP over patterns, each with its own time cap): (solutions, errors).
+    """
 def kalpha1_wavelength(anode: str) -> float:
     """
     K-alpha1 wavelength in A of 'Cu', 'Mo', 'Co', 'Cr', 'Fe' or 'Ag'.
@@ -1146,6 +1158,10 @@ def maximal_t_subgroups(number: typing.SupportsInt | typing.SupportsIndex) -> li
 def neutron_scattering_length(label: str) -> float:
     """
     Bound coherent scattering length, real part, in fm (Sears 1992).
+    """
+def niggli_cell(cell: typing.Annotated[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], "FixedSize(6)"]) -> typing.Annotated[list[float], "FixedSize(6)"]:
+    """
+    The Niggli-reduced cell (a, b, c, alpha, beta, gamma) of a cell (Krivy & Gruber 1976).
     """
 def random_crystal(space_group: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, stream: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> Crystal:
     """
