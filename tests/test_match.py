@@ -189,7 +189,7 @@ def test_classify_matches_or_not(crystals, small_library):
     assert matched.method == "matched" and matched.match.entry_id == "calcite-167"
     assert matched.top.extinction_group == matched.match.extinction_group
     alone = classify((pattern.two_theta, pattern.intensity), match=False)
-    assert alone.method == "network only" and alone.match is None and alone.matches == []
+    assert alone.method != "matched" and alone.match is None and alone.matches == []  # indexed or network only
 
 
 def test_cli_library_and_match(cif_dir, tmp_path, cache, capsys):
