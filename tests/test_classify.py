@@ -205,6 +205,24 @@ def test_screen_command_line(tmp_path: Path, capsys):
     assert main(["screen", str(tmp_path / "nothing-*.xy"), "--out", str(tmp_path / "r.csv"), "--quiet"]) == 2
 
 
+def test_screen_reads_absences_by_default_and_fast_is_the_network_alone(tmp_path: Path):
+    import csv
+
+    from xrdfast.screen import screen
+
+    crystal = xrdfast.from_arrays((5.6402, 5.6402, 5.6402, 90, 90, 90), 225, ["Na", "Cl"],
+                                  [[0, 0, 0], [0.5, 0.5, 0.5]], b_iso=[1.0, 1.0])
+    xrdfast.simulate(crystal, counts=20000, seed=3).to_xy(str(tmp_path / "nacl.xy"))
+    methods = {}
+    for fast in (False, True):
+        out = tmp_path / f"rows-{fast}.csv"
+        screen([str(tmp_path / "nacl.xy")], out, wavelength=1.540593, progress=False, index=not fast)
+        with open(out, newline="") as handle:
+            (row,) = list(csv.DictReader(handle))
+        methods[fast] = row["method"]
+    assert methods == {False: "indexed", True: "network only"}
+
+
 def test_demo_classifies_built_in_minerals(tmp_path: Path, capsys):
     assert main(["demo", "--plot", str(tmp_path / "demo.png")]) == 0
     out = capsys.readouterr().out

@@ -209,7 +209,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.workers)
     summary = screen(args.inputs, args.out, top_k=args.top_k, wavelength=args.wavelength, model=args.model,
-                     chunk=args.chunk, scheduler=args.scheduler, progress=not args.quiet)
+                     chunk=args.chunk, scheduler=args.scheduler, progress=not args.quiet, index=not args.fast)
     print(summary)
     return 0
 
@@ -412,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sc.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): chunks run on the cluster")
     sc.add_argument("--model", help="a checkpoint instead of the shipped model")
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
+    sc.add_argument("--fast", action="store_true",
+                    help="the network alone: no peaks, indexing or extinction evidence (hundreds of files/s)")
     sc.set_defaults(run=_cmd_screen)
     pk = sub.add_parser("peaks", help="find and fit the peaks of measured patterns (background, 2theta, d, Q, FWHM)")
     pk.add_argument("files", nargs="+", help="pattern files in any format the readers accept")

@@ -115,9 +115,11 @@ def find_files(inputs: Sequence[str | os.PathLike]) -> list[str]:
 
 
 def classify_chunk(paths: Sequence[str], top_k: int = 5, wavelength: float | None = None,
-                   model: str | None = None, with_prior: bool = True) -> tuple[list[dict[str, Any]], float, float]:
+                   model: str | None = None, with_prior: bool = True,
+                   index: bool = True) -> tuple[list[dict[str, Any]], float, float]:
     """Rows for some files, (rows, reading seconds, inference seconds). Never raises for a
-    bad file: its row carries the error."""
+    bad file: its row carries the error. ``index``: peaks, indexing and extinction evidence
+    (``classify``'s default); False is the network alone (``screen --fast``)."""
     classifier = load_model(model)
     rows: dict[int, dict[str, Any]] = {}
     ready: list[tuple[int, Any]] = []
@@ -131,12 +133,12 @@ def classify_chunk(paths: Sequence[str], top_k: int = 5, wavelength: float | Non
             rows[i] = _error_row(path, f"{path}: unexpected {type(error).__name__}: {error}")
     t1 = time.perf_counter()
     try:
-        found = predict(classifier, [q for _, q in ready], top_k, with_prior)
+        found = predict(classifier, [q for _, q in ready], top_k, with_prior, index=index)
     except PatternReadError:  # one pattern the model cannot take: find it, keep the others
         found = []
         for i, q in ready:
             try:
-                found += predict(classifier, [q], top_k, with_prior)
+                found += predict(classifier, [q], top_k, with_prior, index=index)
             except PatternReadError as error:
                 found.append(str(error))
     ok = [(k, q) for k, ((_, q), p) in enumerate(zip(ready, found)) if not isinstance(p, str)]
@@ -328,8 +330,11 @@ class _Writer:
 
 def screen(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, top_k: int = 5,
            wavelength: float | None = None, model: str | None = None, chunk: int = 512,
-           scheduler: str | None = None, progress: bool = True, with_prior: bool = True) -> ScreenSummary:
-    """Classify every file of ``inputs`` into ``out`` (see the module docstring)."""
+           scheduler: str | None = None, progress: bool = True, with_prior: bool = True,
+           index: bool = True) -> ScreenSummary:
+    """Classify every file of ``inputs`` into ``out`` (see the module docstring). ``index``:
+    read absences (peaks, indexing, extinction evidence) as ``classify`` does; False screens
+    with the network alone, hundreds of files a second instead of about one."""
     out = Path(out)
     files, unrecognised = scan_inputs(inputs)
     if unrecognised:
@@ -345,7 +350,7 @@ def screen(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, top_k
             previous = writer.drop(previous, retry)
         chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
         summary = ScreenSummary(len(files), len(files) - len(todo), 0, 0, 0.0, 0.0, out, len(retry), unrecognised)
-        _run(chunks, writer, summary, top_k, wavelength, model, with_prior, scheduler, progress)
+        _run(chunks, writer, summary, top_k, wavelength, model, with_prior, index, scheduler, progress)
         writer.close(previous)
     finally:
         writer.release()
@@ -353,7 +358,7 @@ def screen(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, top_k
 
 
 def _run(chunks: list[list[str]], writer: _Writer, summary: ScreenSummary, top_k: int, wavelength: float | None,
-         model: str | None, with_prior: bool, scheduler: str | None, progress: bool) -> None:
+         model: str | None, with_prior: bool, index: bool, scheduler: str | None, progress: bool) -> None:
     bar = None
     if progress:
         from tqdm import tqdm
@@ -375,13 +380,13 @@ def _run(chunks: list[list[str]], writer: _Writer, summary: ScreenSummary, top_k
             from dask.distributed import Client, as_completed
 
             with Client(scheduler) as client:
-                futures = [client.submit(classify_chunk, c, top_k, wavelength, model, with_prior, pure=False)
+                futures = [client.submit(classify_chunk, c, top_k, wavelength, model, with_prior, index, pure=False)
                            for c in chunks]
                 for future in as_completed(futures):
                     record(future.result())
         else:
             for c in chunks:
-                record(classify_chunk(c, top_k, wavelength, model, with_prior))
+                record(classify_chunk(c, top_k, wavelength, model, with_prior, index))
     finally:
         if bar is not None:
             bar.close()
