@@ -211,11 +211,12 @@ def test_a_permission_error_while_reading_is_named(tmp_path, monkeypatch):
     path = tmp_path / "locked.xy"
     path.write_bytes(b"20 1\n21 2\n")
 
-    def denied(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(file, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
-    with pytest.raises(PatternReadError, match=r"locked\.xy: cannot be read \(permission denied\)"):
+    # every reader gets its bytes from xrdfast.inputfile.read_input_file
+    monkeypatch.setattr("xrdfast.inputfile.open", denied, raising=False)
+    with pytest.raises(PatternReadError, match=r"(?i)locked\.xy: cannot be read \(permission denied\)"):
         read_pattern(path)
 
 

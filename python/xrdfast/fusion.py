@@ -2,27 +2,36 @@
 (frequency prior included) are the prior, the extinction likelihood of an indexed cell the
 likelihood,
 
-    log p(g | data) = log p_net(g) + weight * l(g) + const,
+    log q(g | data) = log p_net(g) + weight * l(g) + const,
 
-mixed with a share of the network alone (when the evidence fails -- a wrong width, an
-impurity line on a forbidden position -- it fails with hundreds of nats),
+and the answer is a mixture of that posterior and the network alone, weighted by the trust
+that the indexed cell is the crystal's own and its evidence sound:
 
-with l(g) the extinction log-likelihood of group g relative to the mean over the groups of
-the indexed lattice system (``ExtinctionEvidence.relative_log_likelihood``), and ``outside``
-for the groups of other lattice systems (the indexing may have the wrong system). ``weight``
-tempers a likelihood whose Wilson and Gaussian assumptions make it over-confident. When no
-cell is found, or its figure of merit is poor, the network stands alone.
+    p(g) = trust * q(g) + (1 - trust) * p_net(g),
+    trust = (1 - network_share) * sigmoid(trust_intercept + trust_slope * ln M20).
 
-The parameters are fitted by ``scripts/fit_fusion.py`` on AMCSD minerals simulated with
-stage-2 nuisances from a seed (777) that the model card's test set (seed 2000003) does not
-use, with the first 1,000 test minerals excluded; never on measured data.
+``l(g)`` is the extinction log-likelihood of group g relative to the mean over the groups of
+the indexed lattice system (``ExtinctionEvidence.relative_log_likelihood``) and ``outside``
+that of the groups of other lattice systems (a pseudo-symmetric metric puts a crystal in a
+higher system). ``weight`` tempers a likelihood whose Wilson and Gaussian assumptions make
+it over-confident. The trust is the probability that indexing found the right cell, which
+de Wolff's M20 predicts (de Wolff, J. Appl. Cryst. 1 (1968) 108: M20 >= 10 rarely wrong,
+but not never); ``network_share`` keeps the network in the answer even for a cell given by
+hand (M20 = inf), since the evidence fails with hundreds of nats when an impurity line sits
+on a forbidden position. Under ``min_figure_of_merit`` the evidence is not computed at all.
+
+The parameters are fitted by ``scripts/fit_fusion.py`` by maximum likelihood on AMCSD
+minerals simulated with stage-2 nuisances and run through the same peaks and indexing as
+``classify`` (``scripts/evaluate_evidence.py --cell indexed``), from a seed (777) that the
+model card's test set (seed 2000003) does not use, with the first 1,000 test minerals
+excluded; never on measured data.
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -32,25 +41,34 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FusionParameters:
     weight: float = 0.5              # exponent on the extinction likelihood
-    network_share: float = 0.0       # share of the network alone mixed back in: the evidence's own failures
+    network_share: float = 0.0       # share of the network alone even for a perfectly trusted cell
     outside: float = -12.0           # relative log-likelihood of groups outside the indexed lattice system
-    min_figure_of_merit: float = 10.0  # de Wolff M20 under which an indexing is not trusted
+    trust_intercept: float = math.inf  # trust in an indexing: sigmoid(intercept + slope ln M20)
+    trust_slope: float = 0.0
+    min_figure_of_merit: float = 10.0  # de Wolff M20 under which the evidence is not computed
     abstain_below: float = 0.5       # fused top-1 probability under which a prediction abstains
+
+    def trust(self, figure_of_merit: np.ndarray | float) -> np.ndarray:
+        """Weight of the evidence's posterior against the network alone, per figure of merit
+        (0 under ``min_figure_of_merit`` or for NaN)."""
+        m = np.asarray(figure_of_merit, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = self.trust_intercept + self.trust_slope * np.log(np.where(m > 0, m, np.nan))
+            sig = np.where(np.isnan(z), 0.0, 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500))))
+        sig = np.where(np.isposinf(z), 1.0, sig)
+        return np.where(m >= self.min_figure_of_merit, (1 - self.network_share) * sig, 0.0)
 
 
 # Fitted by scripts/fit_fusion.py (see the module docstring); the defaults above are the
 # starting point of that fit.
-# scripts/fit_fusion.py on 600 patterns with their true cells: weight 0.5, network share 0.1
-# (NLL 0.98 against 3.3 for the network alone), abstain below 0.82 (right 90.6 % of the time on
-# the 69 % kept; ECE 0.047). ``outside`` and ``min_figure_of_merit`` are not fitted yet: they
-# need indexing's errors, which these true-cell data do not have.
 FUSION = FusionParameters(weight=0.5, network_share=0.1, outside=-12.0, min_figure_of_merit=10.0, abstain_below=0.82)
 
 
-def fuse(network: np.ndarray, relative_log_likelihood: np.ndarray,
-         params: FusionParameters = FUSION) -> np.ndarray:
-    """Fused probabilities (..., 99) from the network's (..., 99) and the evidence's relative
-    log-likelihoods (..., 99; NaN outside the indexed lattice system)."""
+def posterior(network: np.ndarray, relative_log_likelihood: np.ndarray,
+              params: FusionParameters = FUSION) -> np.ndarray:
+    """The network times the tempered evidence, normalised: (..., 99) from the network's
+    (..., 99) and the evidence's relative log-likelihoods (..., 99; NaN outside the indexed
+    lattice system)."""
     p = np.asarray(network, dtype=float)
     ll = np.asarray(relative_log_likelihood, dtype=float)
     if p.shape[-1] != 99 or ll.shape != p.shape:
@@ -58,8 +76,20 @@ def fuse(network: np.ndarray, relative_log_likelihood: np.ndarray,
     score = np.log(np.maximum(p, 1e-300)) + np.where(np.isnan(ll), params.outside, params.weight * ll)
     score -= score.max(-1, keepdims=True)
     out = np.exp(score)
-    out /= out.sum(-1, keepdims=True)
-    return (1 - params.network_share) * out + params.network_share * p / p.sum(-1, keepdims=True)
+    return out / out.sum(-1, keepdims=True)
+
+
+def fuse(network: np.ndarray, relative_log_likelihood: np.ndarray,
+         params: FusionParameters = FUSION, figure_of_merit: np.ndarray | float = math.inf) -> np.ndarray:
+    """Fused probabilities (..., 99): the mixture of the evidence's posterior and the network,
+    weighted by the trust in a cell of this figure of merit (inf: a cell given by hand).
+    Rows without evidence (all NaN) are the network's."""
+    p = np.asarray(network, dtype=float)
+    p = p / p.sum(-1, keepdims=True)
+    ll = np.asarray(relative_log_likelihood, dtype=float)
+    trust = params.trust(np.broadcast_to(np.asarray(figure_of_merit, dtype=float), p.shape[:-1]))
+    trust = np.where(np.isnan(ll).all(-1), 0.0, trust)[..., None]
+    return trust * posterior(p, np.where(np.isnan(ll).all(-1, keepdims=True), 0.0, ll), params) + (1 - trust) * p
 
 
 @dataclass(frozen=True)
@@ -146,7 +176,7 @@ def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarr
                                  background=indexing.background)
     except ValueError as error:
         return Fused(np.asarray(network, dtype=float), "network only", indexing, None, f"evidence failed: {error}")
-    return Fused(fuse(network, ev.relative_log_likelihood(), params), "indexed", indexing, ev)
+    return Fused(fuse(network, ev.relative_log_likelihood(), params, indexing.figure_of_merit), "indexed", indexing, ev)
 
 
 __all__ = ["FUSION", "Fused", "FusionParameters", "Indexing", "fit_widths", "fuse", "fuse_pattern", "index_pattern"]

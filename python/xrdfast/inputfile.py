@@ -14,11 +14,12 @@ from pathlib import Path
 
 
 def read_input_file(path: str | os.PathLike, what: str, max_bytes: int,
-                    error: type[Exception] = ValueError) -> bytes:
+                    error: type[Exception] = ValueError, allow_empty: bool = False) -> bytes:
     """The bytes of ``path``, or ``error`` naming the file and saying what is wrong.
 
     ``what`` names the kind of file in messages ("structure file", "pattern file");
-    ``max_bytes`` is the largest such file that makes sense.
+    ``max_bytes`` is the largest such file that makes sense. ``allow_empty`` returns blank
+    content to a caller that words that error itself.
     """
     p = Path(path)
     try:
@@ -44,6 +45,6 @@ def read_input_file(path: str | os.PathLike, what: str, max_bytes: int,
         raise error(f"{p}: cannot be read ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise error(f"{p}: grew beyond the {max_bytes / 2**20:.0f} MiB accepted for a {what} while being read")
-    if not data.strip():
+    if not allow_empty and not data.strip():
         raise error(f"{p}: is empty; expected a {what}")
     return data

@@ -6,6 +6,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from xrdfast.inputfile import read_input_file
 from xrdfast.readers._base import (EXTENSIONS, FORMATS, MAX_PATTERN_BYTES, PatternReadError, _ALIASES,
                                    _ZIP_ERRORS)
 from xrdfast.readers.bruker import _BRML_MEMBER
@@ -13,30 +14,12 @@ from xrdfast.readers.rigaku import _RASX_PROFILE
 
 
 def _read_bytes(p: Path, src: str) -> bytes:
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise PatternReadError(f"{src}: no such file") from None
-    except OSError as exc:
-        raise PatternReadError(f"{src}: cannot be read ({exc.strerror})") from exc
-    if p.is_dir():
-        raise PatternReadError(f"{src}: is a directory; expected a pattern file")
-    if not p.is_file():
-        raise PatternReadError(f"{src}: not a regular file; expected a pattern file")
-    if st.st_size > MAX_PATTERN_BYTES:
-        raise PatternReadError(
-            f"{src}: {st.st_size / 2**20:.1f} MiB is more than the {MAX_PATTERN_BYTES // 2**20} MiB "
-            "accepted for a powder pattern (a long scan is a few MB); not read")
-    try:
-        data = p.read_bytes()
-    except PermissionError:
-        raise PatternReadError(f"{src}: cannot be read (permission denied)") from None
-    except OSError as exc:
-        raise PatternReadError(f"{src}: cannot be read ({exc.strerror})") from exc
+    data = read_input_file(p, "pattern file", MAX_PATTERN_BYTES, PatternReadError, allow_empty=True)
     if not data.strip():
         raise PatternReadError(f"{src}: no data (the file is empty)" if not data
                                else f"{src}: no data (the file holds only whitespace)")
     return data
+
 
 # Content that says what a file is whatever its name.
 _DEFINITE = {"raw", "brml", "rasx", "xrdml", "ras"}
