@@ -53,6 +53,10 @@ def test_prediction_is_a_ranked_calibrated_distribution_with_space_groups():
     assert abs(sum(p.crystal_system_probabilities.values()) - 1) < 1e-6
     assert p.crystal_system == max(p.crystal_system_probabilities, key=p.crystal_system_probabilities.get)
     assert p.abstain == (p.top.probability < p.threshold) and p.coverage == 1.0
+    # the candidates rank the whole distribution the prediction carries
+    assert p.probabilities.shape == (99,) and p.probabilities.sum() == pytest.approx(1.0)
+    assert [c.extinction_group for c in p.candidates] == (np.argsort(-p.probabilities, kind="stable")[:7] + 1).tolist()
+    assert p.to_dict()["probabilities"] == pytest.approx(p.probabilities.tolist())
     for c in p.candidates:  # the compatible space groups are the group's members, commonest first
         group = xrdfast.ExtinctionGroup(c.extinction_group)
         assert sorted(n for n, _, _ in c.space_groups) == sorted(group.space_groups)

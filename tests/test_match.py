@@ -192,6 +192,18 @@ def test_classify_matches_or_not(crystals, small_library):
     assert alone.method != "matched" and alone.match is None and alone.matches == []  # indexed or network only
 
 
+def test_matches_are_fused_with_the_whole_distribution(crystals, small_library):
+    from xrdfast.classify import classify
+
+    pattern = simulate(crystals["calcite-167"], counts=5000, seed=4)
+    alone = classify((pattern.two_theta, pattern.intensity), top_k=3, match=False, index=False)
+    assert alone.probabilities.shape == (99,) and alone.probabilities.sum() == pytest.approx(1.0)
+    matched = classify((pattern.two_theta, pattern.intensity), top_k=3, library=small_library, index=False)
+    np.testing.assert_allclose(matched.probabilities, fuse(alone.probabilities, matched.matches), rtol=1e-12)
+    top = np.argsort(-matched.probabilities, kind="stable")[:3] + 1
+    assert [c.extinction_group for c in matched.candidates] == top.tolist()
+
+
 def test_cli_library_and_match(cif_dir, tmp_path, cache, capsys):
     from xrdfast.cli import main
 

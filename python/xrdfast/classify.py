@@ -67,13 +67,16 @@ class Prediction:
     evidence: Any = field(default=None, repr=False, compare=False)  # ExtinctionEvidence when indexed
     match: Any = None                                 # the matched PhaseMatch when method == "matched"
     matches: list = field(default_factory=list)       # search-match candidates (classify(..., match=True))
+    # all 99 extinction-group probabilities (EG n at index n - 1) that ``candidates`` ranks
+    probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def top(self) -> Candidate:
         return self.candidates[0]
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(replace(self, evidence=None))
+        out = asdict(replace(self, evidence=None, probabilities=None))
+        out["probabilities"] = None if self.probabilities is None else [float(v) for v in self.probabilities]
         out["evidence"] = None if self.evidence is None else self.evidence.explain()
         return out
 
@@ -309,7 +312,7 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
             abstain=bool(row[order[0]] < threshold or q.out_of_distribution),
             threshold=threshold, coverage=q.coverage,
             warnings=list(q.warnings) + ([f"extinction evidence not used: {f.note}"] if f is not None and f.note else []),
-            wavelength=q.wavelength, wavelength_source=q.wavelength_source,
+            wavelength=q.wavelength, wavelength_source=q.wavelength_source, probabilities=np.array(row),
             **({} if f is None else _fusion_fields(f))))
     return out
 

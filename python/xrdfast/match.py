@@ -625,8 +625,9 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
     K-alpha1 grid of ``classify.prepare``) is matched, the network's extinction-group
     probabilities fused with the matches (``fuse``), and ``method`` set to "matched" when
     the best match has probability >= MATCHED (``note_missing``: say so in the warnings
-    when there is no library). The network's top-k is all that is kept of
-    its distribution; the rest of its mass is spread evenly over the other groups."""
+    when there is no library). The whole distribution the prediction ranks
+    (``Prediction.probabilities``) is fused; a prediction without one contributes its top-k
+    with the rest of its mass spread evenly over the other groups."""
     import dataclasses
 
     from xrdfast.classify import _candidate, _systems
@@ -640,12 +641,7 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
         if isinstance(matches, str):  # no signal left after background: nothing to match
             out.append(dataclasses.replace(prediction, warnings=[*prediction.warnings, f"no match: {matches}"]))
             continue
-        network = np.zeros(99)
-        for c in prediction.candidates:
-            network[c.extinction_group - 1] = c.probability
-        rest = max(0.0, 1.0 - network.sum())
-        empty = network == 0
-        network[empty] = rest / max(int(empty.sum()), 1)
+        network = _distribution(prediction)
         fused = fuse(network, matches)
         order = np.argsort(-fused, kind="stable")[:len(prediction.candidates)]
         marginal = dict(zip(names, np.bincount(system_of, weights=fused, minlength=len(names)).tolist()))
@@ -655,8 +651,21 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
             prediction, candidates=[_candidate(int(i) + 1, float(fused[i])) for i in order],
             crystal_system=max(marginal, key=marginal.get), crystal_system_probabilities=marginal,
             abstain=bool(prediction.abstain and not matched and fused[order[0]] < prediction.threshold),
-            method="matched" if matched else prediction.method, match=best if matched else None, matches=matches))
+            method="matched" if matched else prediction.method, match=best if matched else None, matches=matches,
+            probabilities=fused))
     return out
+
+
+def _distribution(prediction: Any) -> np.ndarray:
+    if getattr(prediction, "probabilities", None) is not None:
+        return np.asarray(prediction.probabilities, dtype=float)
+    network = np.zeros(99)
+    for c in prediction.candidates:
+        network[c.extinction_group - 1] = c.probability
+    rest = max(0.0, 1.0 - network.sum())
+    empty = network == 0
+    network[empty] = rest / max(int(empty.sum()), 1)
+    return network
 
 
 __all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_many", "match_prepared", "plot_matches", "prepare_library", "probability_of",
