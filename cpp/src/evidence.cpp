@@ -572,9 +572,9 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
     build_columns();
     refining = false;
   };
-  const int rounds = opt.refine ? 7 : 3;
-  for (int round = 0; round < rounds; ++round) {
-    if (round > 0 && round < rounds - 2 && refining) refine_step();
+  // Weighted non-negative least squares of the intensities with the current weights and
+  // background, and the profile they make.
+  auto solve_intensities = [&] {
     for (size_t i = 0; i < n_pts; ++i) {
       w[i] = i < i_end ? 1.0 / var[i] : 0.0;
       target[i] = y[i] - bg[i];
@@ -585,6 +585,11 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
     for (int j = 0; j < n; ++j)
       for (int i = cols[size_t(j)].first; i < cols[size_t(j)].end(); ++i)
         fit[size_t(i)] += x[size_t(j)] * cols[size_t(j)].v[size_t(i - cols[size_t(j)].first)];
+  };
+  const int rounds = opt.refine ? 7 : 3;
+  for (int round = 0; round < rounds; ++round) {
+    if (round > 0 && round < rounds - 2 && refining) refine_step();
+    solve_intensities();
     // Background: a smooth Chebyshev correction fitted to what the peaks leave.
     if (n_bg > 0 && i_end > size_t(4 * n_bg)) {
       Eigen::MatrixXd a = Eigen::MatrixXd::Zero(n_bg, n_bg);
@@ -621,17 +626,8 @@ EvidenceResult extinction_evidence(const std::vector<double>& grid, const std::v
       var[i] = alpha * std::max(bg[i] + fit[i], 0.0) + beta + std::pow(opt.model_error * fit[i], 2);
   }
   // Final normal equations with the settled weights and background.
-  for (size_t i = 0; i < n_pts; ++i) {
-    w[i] = i < i_end ? 1.0 / var[i] : 0.0;
-    target[i] = y[i] - bg[i];
-  }
-  ne = normal_equations(cols, w, target);
-  x = nnls(ne);
-  std::fill(fit.begin(), fit.end(), 0.0);
+  solve_intensities();
   double chi2 = 0;
-  for (int j = 0; j < n; ++j)
-    for (int i = cols[size_t(j)].first; i < cols[size_t(j)].end(); ++i)
-      fit[size_t(i)] += x[size_t(j)] * cols[size_t(j)].v[size_t(i - cols[size_t(j)].first)];
   for (size_t i = 0; i < i_end; ++i) chi2 += std::pow(y[i] - bg[i] - fit[i], 2) * w[i];
   res.chi2_reduced = chi2 / std::max<double>(double(i_end) - n - n_bg, 1.0);
 
