@@ -65,10 +65,12 @@ def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | 
     print(line)
 
 
-def rruff(path: str, workers: int, save: str | None) -> None:
+def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -> None:
     """The measured development patterns through what ``classify(..., match=False)`` computes
     (peaks, indexing, evidence, fusion; abstention on the fused top-1 or out of
-    distribution), beside the network alone and the frequency prior."""
+    distribution), beside the network alone and the frequency prior; with ``with_match``
+    also what ``classify`` does by default (search-match fused on top, as
+    ``match.with_matches`` does)."""
     from xrdfast.classify import load_model
     from xrdfast.fusion import FUSION, fuse
     from xrdfast.prior import extinction_group_prior
@@ -86,6 +88,24 @@ def rruff(path: str, workers: int, save: str | None) -> None:
     report("frequency prior (icsd+cod)", np.tile(extinction_group_prior(), (len(labels), 1)), labels)
     report("network alone", d["network"], labels, load_model().calibration.abstain_below)
     report("classify (fused where indexed)", fused, labels, abstain=abstain)
+    prepared = d.pop("intensity")
+    if with_match:
+        from xrdfast.library import load_library
+        from xrdfast.match import MATCHED, fuse as fuse_matches, match_many
+
+        found = match_many(list(prepared), load_library())
+        final, final_abstain, n_matched = fused.copy(), abstain.copy(), 0
+        for i, matches in enumerate(found):
+            if isinstance(matches, str):
+                continue
+            final[i] = fuse_matches(fused[i], matches)
+            matched = bool(matches) and matches[0].probability >= MATCHED
+            n_matched += matched
+            final_abstain[i] = abstain[i] and not matched and final[i].max() < (
+                FUSION.abstain_below if used[i] else load_model().calibration.abstain_below)
+        print(f"matched (p >= {MATCHED}): {n_matched}")
+        report("classify default (search-match, then indexed or network)", final, labels, abstain=final_abstain)
+        d["with_match"] = final
     if save:
         np.savez_compressed(save, labels=labels, **d)
 
@@ -143,9 +163,26 @@ def indexed(items: list, workers: int, wavelength: float | None = None) -> dict[
     # spawned, not forked: OpenMP's thread pool does not survive a fork
     with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
         rows = list(pool.map(_indexed_evidence, prepared.astype(float), chunksize=4))
-    return {"network": net, "out_of_distribution": np.array([q.out_of_distribution for q in ready]), "rel": np.array([r["rel"] for r in rows]), "fom": np.array([r["fom"] for r in rows]),
+    return {"intensity": prepared, "network": net, "out_of_distribution": np.array([q.out_of_distribution for q in ready]), "rel": np.array([r["rel"] for r in rows]), "fom": np.array([r["fom"] for r in rows]),
             "lattice": np.array([r["lattice"] for r in rows]), "note": np.array([r["note"] for r in rows]),
             "seconds": np.array([r["seconds"] for r in rows])}
+
+
+def with_impurities(patterns: np.ndarray, probability: float, seed: int) -> np.ndarray:
+    """Each pattern, with ``probability``, mixed with another of the set (a second mineral)
+    carrying 3-20 % (log-uniform) of the integrated intensity: the minor phases of measured
+    mineral samples, which put lines where the main phase's group forbids them."""
+    if probability <= 0:
+        return patterns
+    rng = np.random.default_rng([seed, 1])
+    out = patterns.copy()
+    for i in range(len(patterns)):
+        if rng.uniform() < probability:
+            j = (i + 1 + rng.integers(len(patterns) - 1)) % len(patterns)
+            f = float(np.exp(rng.uniform(np.log(0.03), np.log(0.2))))
+            mixed = (1 - f) * patterns[i] / patterns[i].sum() + f * patterns[j] / patterns[j].sum()
+            out[i] = mixed / mixed.max()
+    return out
 
 
 def lattice_of(space_group: int) -> str:
@@ -166,11 +203,14 @@ def main() -> None:
     ap.add_argument("--cell", choices=("true", "indexed"), default="true",
                     help="the crystal's own cell (upper bound) or the cell classify finds (peaks, indexing)")
     ap.add_argument("--workers", type=int, default=2, help="processes for --cell indexed")
+    ap.add_argument("--impurities", type=float, default=0.0,
+                    help="with --cell indexed: share of patterns given a second mineral's lines (3-20 %% of the intensity)")
     ap.add_argument("--stage", default="2", help="nuisances of this generator stage (the test set: 2)")
+    ap.add_argument("--match", action="store_true", help="with --rruff: also search-match, as classify does by default")
     ap.add_argument("--rruff", help="instead: the measured .npz through the whole classify path")
     args = ap.parse_args()
     if args.rruff:
-        rruff(args.rruff, args.workers, args.save)
+        rruff(args.rruff, args.workers, args.save, args.match)
         return
     exclude = {m.amcsd_id for m, _ in test_items(args.exclude_test, TEST_SEED)} if args.exclude_test else set()
     items = test_items(args.n, args.seed, exclude, args.stage)
@@ -182,7 +222,9 @@ def main() -> None:
 
         t = time.perf_counter()
         grid = default_grid()
-        d = indexed([(grid, row.astype(float)) for row in result.patterns], args.workers)
+        patterns = with_impurities(result.patterns.astype(float), args.impurities, args.seed)
+        d = indexed([(grid, row) for row in patterns], args.workers)
+        d.pop("intensity")
         lattices = np.array([lattice_of(m.space_group) for m, _ in items])
         found = ~np.isnan(d["rel"]).all(1)
         same_system = np.array([a[:1] == b[:1] for a, b in zip(d["lattice"], lattices)])
