@@ -169,7 +169,7 @@ def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float
     chosen = pick_minerals(per_system, seed, cache=cache)
     chosen = {s: v for s, v in chosen.items() if s in systems}
     print(f"picked {sum(len(v) for v in chosen.values())} AMCSD structures in {time.time() - t0:.0f} s "
-          + ", ".join(f"{s} {len(chosen[s])}" for s in SYSTEMS), flush=True)
+          + ", ".join(f"{s} {len(chosen.get(s, []))}" for s in SYSTEMS), flush=True)
     report: dict = {}
     for variant in variants:
         rows = []

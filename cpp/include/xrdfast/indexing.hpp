@@ -31,7 +31,10 @@ struct IndexingOptions {
   double wavelength = 1.540593;  // Å, converts 2theta to Q (Cu K-alpha1)
   int max_lines = 25;            // the lowest-angle lines used
   int top = 5;                   // solutions returned
-  double time_limit = 2.0;       // s of wall clock per pattern; the search stops there
+  double effort = 1.0;           // scales each search stage's budget of work (trial-cell line
+                                 // tests): the results depend on the input alone
+  double time_limit = 30.0;      // s of wall clock per pattern: a safety net for pathological
+                                 // input only (reported in IndexingReport::timed_out)
   double tolerance = 0.03;       // deg 2theta: a line is indexed within this after refinement
   double search_tolerance = 0.06;  // deg 2theta while screening trial cells (before any refinement)
   int max_impurities = 2;        // unindexed lines tolerated among the first 20
@@ -70,20 +73,30 @@ struct IndexingSolution {
   std::string relation;               // "supercell" or "subcell" of; "" when none
 };
 
+// How a search ended: timed_out when the wall-clock safety net (options.time_limit) cut it
+// short, so that the solutions are those found by then (and depend on the machine).
+struct IndexingReport {
+  bool timed_out = false;
+};
+
 // Index one pattern from its line positions (deg 2theta at options.wavelength) and heights
 // (used only to choose lines when there are many; may be empty). Returns at most
 // options.top solutions, best first; an empty list when fewer than three usable lines are
-// given or nothing reaches options.min_m20. Throws std::invalid_argument for non-finite
-// positions or options out of range.
+// given or nothing reaches options.min_m20. The search's extent is a fixed budget of work
+// per stage (options.effort), so the same input gives the same solutions on any machine
+// and thread count. Throws std::invalid_argument for non-finite positions or options out
+// of range.
 std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta, const std::vector<double>& height,
-                                           const IndexingOptions& options);
+                                           const IndexingOptions& options, IndexingReport* report = nullptr);
 
-// Many patterns at once (OpenMP over patterns, each with its own time cap); a pattern that
-// throws leaves its message in errors[i] and an empty list. n_threads = 0: all cores.
+// Many patterns at once (OpenMP over patterns); a pattern that throws leaves its message
+// in errors[i] and an empty list; timed_out[i] says whether its safety net was hit.
+// n_threads = 0: all cores.
 std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<std::vector<double>>& two_theta,
                                                               const std::vector<std::vector<double>>& height,
                                                               const IndexingOptions& options, int n_threads,
-                                                              std::vector<std::string>& errors);
+                                                              std::vector<std::string>& errors,
+                                                              std::vector<char>* timed_out = nullptr);
 
 // Exposed for tests: the Niggli-reduced cell of (a, b, c, alpha, beta, gamma), and the
 // Bravais lattice with its conventional cell, from the reduced cell's metric symmetry within
