@@ -938,6 +938,15 @@ struct Search {
           consider(gs_of({A / 4, B, Q / 4, 0, 0, F / 2}), f, 'B');
           consider(gs_of({A, B / 4, Q / 4, 0, 0, F / 2}), f, 'A');
           consider(gs_of({A / 4, B / 4, Q / 4, 0, 0, F / 4}), f, 'F');
+          // When the axial lines (00l) are absent (screw axes) or late, a general line
+          // taken as (h k 1) or (h k 2) gives C = (Q - Q_zone(h, k)) / l^2 (Ito's way to
+          // the third axis); a few low zone points (h k) suffice.
+          for (int l = 1; l <= 2; ++l)
+            for (int h = 0; h <= 2; ++h)
+              for (int k = (h == 0 ? 1 : -2); k <= 2; ++k) {
+                const double c = (Q - (A * h * h + B * k * k + F * h * k)) / (l * l);
+                if (c > 0.02 * Q) consider(gs_of({A, B, c, 0, 0, F}), f);
+              }
           if (oblique) continue;
         }
         if (!triclinic && opt.lowest_system < 3) continue;

@@ -6,7 +6,14 @@
 // the high-symmetry systems (Werner, Eriksson & Westdahl, J. Appl. Cryst. 18 (1985) 367,
 // TREOR) with a zone search for the low ones (Visser, J. Appl. Cryst. 2 (1969) 89, ITO):
 // two-dimensional reciprocal zones built from pairs of lines and the de Wolff relation
-// Q(h+k) + Q(h-k) = 2Q(h) + 2Q(k), then a third reciprocal axis. Each trial cell is refined
+// Q(h+k) + Q(h-k) = 2Q(h) + 2Q(k), ranked by how far the lines they index stand above
+// chance, then a third reciprocal axis: normal to the zone for monoclinic (unique axis
+// normal to it) and orthorhombic cells, primitive or centred -- the half-points
+// (p + t) / 2, (q + t) / 2, (p + q + t) / 2 of the zone axes p, q and the normal t are the
+// C-centred monoclinic and A, B, C, I, F orthorhombic lattices seen from a zone the lines
+// show -- from an axial line or, as Ito does, a general one; oblique to it for the rest.
+// The search's extent is a budget of work per stage (line tests, not seconds), so results
+// depend on the input alone; a wall-clock cap is only a safety net. Each trial cell is refined
 // by weighted least squares in 2theta with a zero shift, reduced (Niggli; Krivy & Gruber,
 // Acta Cryst. A32 (1976) 297, with the tolerances of Grosse-Kunstleve et al., Acta Cryst.
 // A60 (2004) 1), given its Bravais lattice from the reduced cell's metric symmetry (the
