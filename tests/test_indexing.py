@@ -107,6 +107,11 @@ HAND_MADE = [
     ((4.28, 9.71, 7.48, 90, 90, 90), "Cmcm", "oC"),
     ((7.1, 5.2, 9.9, 90, 104.5, 90), "P21/c", "mP"),
     ((9.75, 8.9, 5.25, 90, 105.9, 90), "C2/c", "mC"),
+    # a short unique axis whose 0k0 lines the screw axis removes (suanite-like): the third
+    # axis comes from general lines
+    ((9.197, 3.123, 12.303, 90, 104.26, 90), "P21/c", "mP"),
+    ((5.45, 7.65, 5.52, 90, 90, 90), "Imma", "oI"),
+    ((8.2, 10.1, 14.3, 90, 90, 90), "Fddd", "oF"),
     ((5.1, 7.3, 9.2, 80.0, 105.0, 95.0), "P-1", "aP"),
 ]
 

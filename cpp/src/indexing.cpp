@@ -906,8 +906,10 @@ struct Search {
   // three cross terms the triclinic ones.
   std::vector<Zone> zone_cache;
   void from_zones(bool triclinic) {
-    if (zone_cache.empty()) zone_cache = zones(150);
-    const size_t n_zones = std::min(zone_cache.size(), size_t(triclinic ? 50 : 150));
+    // Glide planes and screw axes halve a zone's lines, which lowers its rank: the
+    // monoclinic search goes deep into the list (its budget bounds the work).
+    if (zone_cache.empty()) zone_cache = zones(400);
+    const size_t n_zones = std::min(zone_cache.size(), size_t(triclinic ? 50 : 400));
     for (size_t zi = 0; zi < n_zones; ++zi) {
       const Zone& z = zone_cache[zi];
       const double A = z.q1, B = z.q2, F = z.r;

@@ -275,7 +275,7 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     positions are 2theta at a known wavelength. The search's extent is a fixed budget of work
     per stage scaled by ``effort`` (not a time), so the same input gives the same solutions
     on any machine; ``time_limit`` (s) is a safety net for pathological input, and hitting it
-    raises an ``IndexingTimeLimitWarning``.
+    issues an ``IndexingTimeLimitWarning`` (the solutions found by then are returned).
     Other options (``max_impurities`` 2, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
     ``search_tolerance`` 0.06 deg, ``refine_zero``) pass to the C++ search.
     Raises ValueError for NaN positions, unknown inputs or a missing wavelength.
