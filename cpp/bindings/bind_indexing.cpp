@@ -22,6 +22,7 @@ IndexingOptions options_from(const py::kwargs& kw) {
     else if (k == "max_lines") o.max_lines = value.cast<int>();
     else if (k == "top") o.top = value.cast<int>();
     else if (k == "time_limit") o.time_limit = value.cast<double>();
+    else if (k == "effort") o.effort = value.cast<double>();
     else if (k == "tolerance") o.tolerance = value.cast<double>();
     else if (k == "search_tolerance") o.search_tolerance = value.cast<double>();
     else if (k == "max_impurities") o.max_impurities = value.cast<int>();
@@ -30,7 +31,8 @@ IndexingOptions options_from(const py::kwargs& kw) {
     else if (k == "min_m20") o.min_m20 = value.cast<double>();
     else if (k == "lowest_system") o.lowest_system = value.cast<int>();
     else
-      throw py::type_error("index: unknown option '" + k + "' (known: wavelength, max_lines, top, time_limit, tolerance, "
+      throw py::type_error("index: unknown option '" + k + "' (known: wavelength, max_lines, top, effort, time_limit, "
+                           "tolerance, "
                            "search_tolerance, max_impurities, max_volume, refine_zero, min_m20, lowest_system)");
   }
   return o;
@@ -69,30 +71,33 @@ void add_indexing(py::module_& m) {
   m.def("index_lines", [](std::vector<double> two_theta, std::vector<double> height, const py::kwargs& kw) {
           const IndexingOptions o = options_from(kw);
           std::vector<IndexingSolution> out;
+          IndexingReport report;
           {
             py::gil_scoped_release release;
-            out = index_powder(two_theta, height, o);
+            out = index_powder(two_theta, height, o, &report);
           }
-          return to_list(out);
+          return py::make_tuple(to_list(out), report.timed_out);
         },
         py::arg("two_theta"), py::arg("height"),
-        "Index one pattern from its line positions (deg 2theta) and heights (may be empty): a list of solution "
-        "dicts, best first. Options as keywords (IndexingOptions).");
+        "Index one pattern from its line positions (deg 2theta) and heights (may be empty): (solution dicts best "
+        "first, timed_out). Options as keywords (IndexingOptions).");
   m.def("index_lines_batch", [](std::vector<std::vector<double>> two_theta, std::vector<std::vector<double>> height,
                                 int n_threads, const py::kwargs& kw) {
           const IndexingOptions o = options_from(kw);
           std::vector<std::vector<IndexingSolution>> out;
           std::vector<std::string> errors;
+          std::vector<char> timed_out;
           {
             py::gil_scoped_release release;
-            out = index_powder_batch(two_theta, height, o, n_threads, errors);
+            out = index_powder_batch(two_theta, height, o, n_threads, errors, &timed_out);
           }
-          py::list results;
+          py::list results, timed;
           for (const auto& v : out) results.append(to_list(v));
-          return py::make_tuple(results, errors);
+          for (char t : timed_out) timed.append(bool(t));
+          return py::make_tuple(results, errors, timed);
         },
         py::arg("two_theta"), py::arg("height"), py::arg("n_threads") = 0,
-        "Index many patterns in parallel (OpenMP over patterns, each with its own time cap): (solutions, errors).");
+        "Index many patterns in parallel (OpenMP over patterns): (solutions, errors, timed_out).");
   m.def("niggli_cell", &niggli_reduce, py::arg("cell"),
         "The Niggli-reduced cell (a, b, c, alpha, beta, gamma) of a cell (Krivy & Gruber 1976).");
   m.def("bravais_lattice", [](const std::array<double, 6>& cell, double tolerance) {

@@ -111,9 +111,9 @@ void reflections_near(const Matrix3d& gs, const Matrix3d& g, double q, double to
     }
 }
 
-bool indexable(const Matrix3d& gs, const Matrix3d& g, double q, double tol) {
+bool indexable(const Matrix3d& gs, const Matrix3d& g, double q, double tol, char centring = 'P') {
   bool found = false;
-  reflections_near(gs, g, q, tol, 'P', [&](const Vec3i&, double) { found = true; return false; });
+  reflections_near(gs, g, q, tol, centring, [&](const Vec3i&, double) { found = true; return false; });
   return found;
 }
 
@@ -614,11 +614,32 @@ std::string system_name(const std::string& lattice) {
 // The search: trial cells that index the first lines within the search tolerance.
 
 struct Trial {
-  Matrix3d gs;
+  Matrix3d gs;    // in the trial's own axes, with the reflection condition of `centring`
   Form form;
   int hits;
-  double volume;
+  double volume;  // of the primitive cell
+  char centring = 'P';
 };
+
+// The primitive reciprocal basis of a centred trial (rows: integer combinations of its
+// axes that generate the allowed reflections) and the number of lattice points per cell.
+Eigen::Matrix3d primitive_reciprocal_basis(char centring) {
+  Eigen::Matrix3d B = Eigen::Matrix3d::Identity();
+  switch (centring) {
+    case 'A': B << 1, 0, 0, 0, 2, 0, 0, 1, 1; break;  // k + l even
+    case 'B': B << 2, 0, 0, 0, 1, 0, 1, 0, 1; break;  // h + l even
+    case 'C': B << 2, 0, 0, 1, 1, 0, 0, 0, 1; break;  // h + k even
+    case 'I': B << 1, 1, 0, 0, 1, 1, 1, 0, 1; break;  // h + k + l even
+    case 'F': B << 2, 0, 0, 0, 2, 0, 1, 1, 1; break;  // h, k, l all even or all odd
+    default: break;
+  }
+  return B;
+}
+Matrix3d primitive_gs(const Matrix3d& gs, char centring) {
+  const Eigen::Matrix3d B = primitive_reciprocal_basis(centring);
+  return B * gs * B.transpose();
+}
+int lattice_points(char centring) { return centring == 'F' ? 4 : centring == 'P' ? 1 : 2; }
 
 struct Search {
   const Lines& L;
@@ -627,8 +648,12 @@ struct Search {
   Clock::time_point deadline;
   double vmax;
   int max_miss;
-  long n_checked = 0;
-  bool out_of_time = false;
+  // Work is counted in line tests (one search for a reflection near an observed line):
+  // each stage of the search stops after its budget of them, so that the result depends
+  // on the input alone, never on the machine's speed or load. The wall-clock deadline is
+  // only a safety net for pathological input; hitting it is reported (timed_out).
+  long work = 0, stage_end = 0;
+  bool out_of_budget = false, timed_out = false;
   std::vector<Trial> trials;
 
   Search(const Lines& lines, const IndexingOptions& o, Clock::time_point dl, double zero)
@@ -641,34 +666,51 @@ struct Search {
     vmax = std::min(opt.max_volume, 8.0 * L.n_score / (2.0 * M_PI / 3.0 * std::pow(qn, 1.5)));
   }
 
+  // Start a stage with a budget of `line_tests` (scaled by options.effort).
+  void begin_stage(double line_tests) {
+    stage_end = work + long(line_tests * opt.effort);
+    out_of_budget = false;
+  }
   bool time_up() {
-    if ((++n_checked & 255) == 0 && Clock::now() > deadline) out_of_time = true;
-    return out_of_time;
+    if (work >= stage_end) out_of_budget = true;
+    return out_of_budget || timed_out;
+  }
+  bool test_line(const Matrix3d& gs, const Matrix3d& g, int i, char centring = 'P') {
+    ++work;
+    if ((work & 1023) == 0 && Clock::now() > deadline) timed_out = true;
+    return indexable(gs, g, lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
+  }
+
+  // Half the search tolerance, in Q at Q.
+  double q_tolerance(double q) const {
+    const double s = std::min(1.0, std::sqrt(q) * L.lambda / 2);
+    return 0.5 * opt.search_tolerance * dq_dtt(2 * std::asin(s) / kDeg, L.lambda);
   }
 
   // Count the first n_score lines a trial G* indexes, giving up after max_miss misses.
-  int score(const Matrix3d& gs) {
+  int score(const Matrix3d& gs, char centring) {
     const Matrix3d g = gs.inverse();
     int miss = 0, hits = 0;
     for (int i = 0; i < L.n_score; ++i) {
-      if (indexable(gs, g, lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)])) ++hits;
+      if (test_line(gs, g, i, centring)) ++hits;
       else if (++miss > max_miss) return -1;
     }
     return hits;
   }
 
-  void consider(const Matrix3d& gs, Form form) {
+  void consider(const Matrix3d& gs, Form form, char centring = 'P') {
     if (!positive_definite(gs)) return;
-    const double v = 1 / std::sqrt(gs.determinant());
+    const double v = 1 / std::sqrt(gs.determinant()) / lattice_points(centring);
     // Symmetry folds the lines (half the Laue group's order) and a centred cell holds
     // several lattice points: the cap grows with both, within max_volume.
     const double fold = form == Form::Cubic ? 96 : form == Form::Hexagonal ? 36 : form == Form::Tetragonal ? 16
-                        : form == Form::Orthorhombic ? 8 : 1;
+                        : form == Form::Orthorhombic ? 8 : form == Form::Triclinic ? 1 : 2;
     if (v > std::min(opt.max_volume, vmax * fold) || v < 8) return;
-    const Matrix3d g = gs.inverse();  // no lattice translation is shorter than kMinLength
+    // no lattice translation is shorter than kMinLength
+    const Matrix3d g = primitive_gs(gs, centring).inverse();
     if (g(0, 0) < kMinLength * kMinLength || g(1, 1) < kMinLength * kMinLength || g(2, 2) < kMinLength * kMinLength) return;
-    const int hits = score(gs);
-    if (hits >= 0) trials.push_back(Trial{gs, form, hits, v});
+    const int hits = score(gs, centring);
+    if (hits >= 0) trials.push_back(Trial{gs, form, hits, v, centring});
   }
 
   // Cubic: Q = A (h^2 + k^2 + l^2); the first lines as N = h^2 + k^2 + l^2 <= 20.
@@ -776,20 +818,33 @@ struct Search {
               const Matrix3d g = gs.inverse();
               int n = 0;
               for (int m = 0; m < L.n_score; ++m)
-                if (indexable(gs, g, lq.q[size_t(m)], opt.search_tolerance * lq.dq[size_t(m)])) ++n;
+                if (test_line(gs, g, m)) ++n;
               // Lattice points of the zone below qmax: pi qmax / sqrt(area2) / 2 (one per pair).
+              // Each covers a window of about twice the search tolerance, so a line falls on
+              // one by chance with probability p; the merit is how far n stands above the
+              // chance count (a binomial z-score), which neither favours small zones that
+              // index few lines nor large ones that index anything.
               const double n_calc = std::max(1.0, M_PI * qmax / std::sqrt(area2) / 2);
               if (n < 3) continue;
-              const Zone z{a, b, rr, n, n * n / n_calc};
+              const double p = std::min(0.95, n_calc * 4 * q_tolerance(qmax / 2) / qmax);
+              const double mu = L.n_score * p;
+              const Zone z{a, b, rr, n, (n - mu) / std::sqrt(mu * (1 - p) + 0.25)};
+              // The same zone within the lines' uncertainty (half the search tolerance in Q
+              // at each parameter's own Q) counts once, the one indexing more lines kept.
               bool dup = false;
               for (Zone& o : out)
-                if (std::abs(o.q1 - a) < 1e-4 * a && std::abs(o.q2 - b) < 1e-4 * b && std::abs(o.r - rr) < 1e-3 * a) { dup = true; break; }
+                if (std::abs(o.q1 - a) < q_tolerance(a) && std::abs(o.q2 - b) < q_tolerance(b) &&
+                    std::abs(o.r - rr) < q_tolerance(a + b)) {
+                  if (z.n > o.n) o = z;
+                  dup = true;
+                  break;
+                }
               if (!dup) out.push_back(z);
             }
           }
     std::sort(out.begin(), out.end(), [](const Zone& x, const Zone& y) { return x.merit > y.merit; });
     if (std::getenv("XRDFAST_INDEX_DEBUG"))
-      for (size_t i = 0; i < out.size() && i < 60; ++i)
+      for (size_t i = 0; i < out.size() && i < (std::getenv("XRDFAST_INDEX_DEBUG2") ? 100000 : 60); ++i)
         std::fprintf(stderr, "zone %zu: %.5f %.5f %.5f n=%d merit=%.2f\n", i, out[i].q1, out[i].q2, out[i].r, out[i].n, out[i].merit);
     if (out.size() > max_zones) out.resize(max_zones);
     return out;
@@ -807,7 +862,7 @@ struct Search {
     const Matrix3d g = gs.inverse();
     int n = 0;
     for (int m = 0; m < L.n_score; ++m)
-      if (indexable(gs, g, lq.q[size_t(m)], opt.search_tolerance * lq.dq[size_t(m)])) ++n;
+      if (test_line(gs, g, m)) ++n;
     return n;
   }
 
@@ -838,43 +893,78 @@ struct Search {
     std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   }
 
-  // A third reciprocal axis on each zone: C from a line taken as (001) or (002), D and E
-  // (its cross terms with the zone's axes) from lines of the zones (0kl) and (h0l), or
-  // zero. Zero D and E give orthorhombic or monoclinic cells (unique axis normal to the
-  // zone), one of them zero the monoclinic cells with the unique axis in the zone.
+  // A third reciprocal axis on each zone (Visser 1969). With the axis t normal to the zone
+  // (p, q) -- monoclinic cells with the unique axis normal to the zone, orthorhombic ones
+  // on rectangular zones -- a line is taken as t (or as 2t) of a primitive cell, or as the
+  // 2t of a centred one whose lattice adds (p + t) / 2, (q + t) / 2 or (p + q + t) / 2: the
+  // reflection conditions of C-centred monoclinic and of A, B, C, I, F orthorhombic cells
+  // in the axes where the zone is the one the lines show (the only half-points a 2-D
+  // lattice has modulo 2). In the axes (p/2 or p, q/2 or q, t/2) such a cell reads as an
+  // A-, B- or F-centred one. With t oblique to the zone, D and E (its cross terms with the
+  // zone's axes) come from lines of the zones (0kl) and (h0l): one of them nonzero on a
+  // rectangular zone gives the monoclinic cells with the unique axis in the zone, all
+  // three cross terms the triclinic ones.
+  std::vector<Zone> zone_cache;
   void from_zones(bool triclinic) {
-    const auto zs = zones(triclinic ? 50 : 150);
-    for (const Zone& z : zs) {
+    // Glide planes and screw axes halve a zone's lines, which lowers its rank: the
+    // monoclinic search goes deep into the list (its budget bounds the work).
+    if (zone_cache.empty()) zone_cache = zones(400);
+    const size_t n_zones = std::min(zone_cache.size(), size_t(triclinic ? 50 : 400));
+    for (size_t zi = 0; zi < n_zones; ++zi) {
+      const Zone& z = zone_cache[zi];
       const double A = z.q1, B = z.q2, F = z.r;
-      const bool rhombic = !triclinic && F != 0 && std::abs(A - B) <= 1e-3 * A;
-      const int nc = std::min(rhombic ? L.n_score : 12, L.n);  // c* of mC often comes late, as 002
-      for (int m = 0; m < nc; ++m)
-        for (int n = 1; n <= 2; ++n) {
-          if (time_up()) return;
-          const double C = lq.q[size_t(m)] / (n * n);
-          const bool oblique = F != 0;
-          if (!triclinic && oblique) {  // monoclinic, unique axis normal to the zone
-            consider(gs_of({A, B, C, 0, 0, F}), Form::Triclinic);
-            // C-centred monoclinic: the primitive reciprocal axes (110)* and (1-10)* span a
-            // rhombic zone (Q1 = Q2) and make equal angles with c*, so D = +-E.
-            if (rhombic)
-              for (double d : cross_terms(B, C, false, 5)) {
-                if (d == 0) continue;
-                consider(gs_of({A, B, C, d, d, F}), Form::Triclinic);
-                consider(gs_of({A, B, C, d, -d, F}), Form::Triclinic);
-              }
-            continue;
+      const bool oblique = F != 0;
+      if (!triclinic && oblique && opt.lowest_system < 3) continue;
+      // C-centred monoclinic with the unique axis in the zone: the primitive reciprocal
+      // axes (110)* and (1-10)* span a rhombic zone (Q1 = Q2) and make equal angles with
+      // c*, so D = +-E; c* often comes late, as 002, hence all the lines.
+      if (!triclinic && oblique && std::abs(A - B) <= 1e-3 * A)
+        for (int m = 0; m < L.n_score; ++m)
+          for (int n = 1; n <= 2; ++n) {
+            if (time_up()) return;
+            const double C = lq.q[size_t(m)] / (n * n);
+            for (double d : cross_terms(B, C, false, 5)) {
+              if (d == 0) continue;
+              consider(gs_of({A, B, C, d, d, F}), Form::Triclinic);
+              consider(gs_of({A, B, C, d, -d, F}), Form::Triclinic);
+            }
           }
-          const std::vector<double> ds = cross_terms(B, C, false, triclinic ? 5 : 5);
-          const std::vector<double> es = cross_terms(A, C, true, triclinic ? 5 : 5);
+      const int nc = std::min(12, L.n);
+      for (int m = 0; m < nc; ++m) {
+        if (time_up()) return;
+        const double Q = lq.q[size_t(m)];
+        if (!triclinic) {
+          const Form f = oblique ? Form::MonoclinicC : Form::Orthorhombic;
+          consider(gs_of({A, B, Q, 0, 0, F}), f);
+          consider(gs_of({A, B, Q / 4, 0, 0, F}), f);
+          consider(gs_of({A / 4, B, Q / 4, 0, 0, F / 2}), f, 'B');
+          consider(gs_of({A, B / 4, Q / 4, 0, 0, F / 2}), f, 'A');
+          consider(gs_of({A / 4, B / 4, Q / 4, 0, 0, F / 4}), f, 'F');
+          // When the axial lines (00l) are absent (screw axes) or late, a general line
+          // taken as (h k 1) or (h k 2) gives C = (Q - Q_zone(h, k)) / l^2 (Ito's way to
+          // the third axis); a few low zone points (h k) suffice.
+          for (int l = 1; l <= 2; ++l)
+            for (int h = 0; h <= 2; ++h)
+              for (int k = (h == 0 ? 1 : -2); k <= 2; ++k) {
+                const double c = (Q - (A * h * h + B * k * k + F * h * k)) / (l * l);
+                if (c > 0.02 * Q) consider(gs_of({A, B, c, 0, 0, F}), f);
+              }
+          if (oblique) continue;
+        }
+        if (!triclinic && opt.lowest_system < 3) continue;
+        for (int n = 1; n <= 2; ++n) {
+          const double C = Q / (n * n);
+          const std::vector<double> ds = cross_terms(B, C, false, 5);
+          const std::vector<double> es = cross_terms(A, C, true, 5);
           for (double d : ds)
             for (double e : es) {
               const int n_cross = (d != 0) + (e != 0) + oblique;
-              if (triclinic ? n_cross <= 1 : n_cross > 1) continue;
+              if (triclinic ? n_cross <= 1 : n_cross != 1) continue;
               if (time_up()) return;
               consider(gs_of({A, B, C, d, e, F}), Form::Triclinic);
             }
         }
+      }
     }
   }
 };
@@ -1013,11 +1103,12 @@ bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt,
   const double st = opt.search_tolerance;
   Fit fit;
   if (prerefine) {
-    fit = refine(t.gs, zero0, t.form, 'P', L, opt, {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance});
+    fit = refine(t.gs, zero0, t.form, t.centring, L, opt, {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance});
     if (!fit.ok) return false;
   } else {
     fit.gs = t.gs; fit.zero = zero0; fit.ok = true;
   }
+  fit.gs = primitive_gs(fit.gs, t.centring);
   out.sol.zero_shift = fit.zero;  // the sublattices below start from it
   if (subs) *subs = sublattices(fit.gs, L, line_q(L, fit.zero), opt.tolerance);
   // 2. Reduce, find the lattice and its conventional cell.
@@ -1055,18 +1146,28 @@ bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
   return true;
 }
 
+// Budgets of the stages, in line tests at effort 1 (about 0.1-0.2 us each on one core of
+// 2020s hardware): enough for every trial cell of the cubic, tetragonal and hexagonal
+// searches and for the first of the orthorhombic, zone and triclinic ones, so that a
+// typical pattern takes well under 0.5 s whatever else the machine does.
+constexpr double kBudgetCubic = 2e4, kBudgetUniaxial = 1.5e5, kBudgetOrthorhombic = 2e5, kBudgetMonoclinic = 4e5,
+                 kBudgetTriclinic = 3e5;
+
 // One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
-// each search within the one time cap, then the best trials of each refined to solutions.
+// each stage within its budget of work, then the best trials of each refined to solutions.
+// Returns false when the wall-clock safety net was hit.
 template <typename Add, typename Done>
-void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset, bool low,
+bool search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point deadline, double offset, bool low,
                  Clock::time_point start, Add&& add_solution, Done&& convincing) {
   Search S(L, opt, deadline, offset);
   // The best trials of a search (one per cell: the same G* comes from other lines and
   // indices) are refined to solutions at once, so that a convincing high-symmetry cell can
   // spare the monoclinic and triclinic searches.
-  auto run = [&](auto&& stage) {
+  auto run = [&](double budget, auto&& stage) {
     S.trials.clear();
-    if (!S.out_of_time) stage();
+    if (S.timed_out) return;
+    S.begin_stage(budget);
+    stage();
     std::sort(S.trials.begin(), S.trials.end(), [](const Trial& a, const Trial& b) {
       return a.hits != b.hits ? a.hits > b.hits : a.volume < b.volume;
     });
@@ -1074,13 +1175,17 @@ void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
     for (const Trial& t : S.trials) {
       bool dup = false;
       for (const Trial& k : kept)
-        if ((t.gs - k.gs).cwiseAbs().maxCoeff() < 2e-4 * t.gs.diagonal().maxCoeff()) { dup = true; break; }
+        if (t.centring == k.centring && (t.gs - k.gs).cwiseAbs().maxCoeff() < 2e-4 * t.gs.diagonal().maxCoeff()) {
+          dup = true;
+          break;
+        }
       if (!dup) kept.push_back(t);
       if (kept.size() >= 12) break;
     }
     if (std::getenv("XRDFAST_INDEX_DEBUG"))
-      std::fprintf(stderr, "search at %+.2f: %zu trials passed, %.3f s, checked %ld\n", offset, S.trials.size(),
-                   std::chrono::duration<double>(Clock::now() - start).count(), S.n_checked);
+      std::fprintf(stderr, "search at %+.2f: %zu trials passed, %.3f s, work %ld%s\n", offset, S.trials.size(),
+                   std::chrono::duration<double>(Clock::now() - start).count(), S.work,
+                   S.out_of_budget ? " (budget spent)" : "");
     for (const Trial& t : kept) {
       Candidate c;
       std::vector<Matrix3d> subs;
@@ -1101,13 +1206,18 @@ void search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
     }
   };
   if (!low) {
-    run([&] { S.cubic(); });
-    if (opt.lowest_system >= 1) { run([&] { S.uniaxial(false); }); run([&] { S.uniaxial(true); }); }
-    if (opt.lowest_system >= 2) run([&] { S.orthorhombic(); });
+    run(kBudgetCubic, [&] { S.cubic(); });
+    if (opt.lowest_system >= 1) {
+      run(kBudgetUniaxial, [&] { S.uniaxial(false); });
+      run(kBudgetUniaxial, [&] { S.uniaxial(true); });
+    }
+    if (opt.lowest_system >= 2) run(kBudgetOrthorhombic, [&] { S.orthorhombic(); });
   } else {
-    if (opt.lowest_system >= 3 && !convincing()) run([&] { S.from_zones(false); });
-    if (opt.lowest_system >= 4 && !convincing()) run([&] { S.from_zones(true); });
+    // orthorhombic cells on rectangular zones and monoclinic ones come from the same zones
+    if (opt.lowest_system >= 2 && !convincing()) run(kBudgetMonoclinic, [&] { S.from_zones(false); });
+    if (opt.lowest_system >= 4 && !convincing()) run(kBudgetTriclinic, [&] { S.from_zones(true); });
   }
+  return !S.timed_out;
 }
 
 }  // namespace
@@ -1120,13 +1230,15 @@ LatticeType bravais_lattice(const std::array<double, 6>& cell, double tolerance)
 }
 
 std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta, const std::vector<double>& height,
-                                           const IndexingOptions& opt) {
+                                           const IndexingOptions& opt, IndexingReport* report) {
   const auto start = Clock::now();
   if (!(opt.wavelength > 0) || !std::isfinite(opt.wavelength))
     throw std::invalid_argument("index: wavelength must be a positive number of Å, got " + std::to_string(opt.wavelength));
-  if (opt.max_lines < 4 || opt.top < 1 || !(opt.time_limit > 0) || !(opt.tolerance > 0) || !(opt.search_tolerance > 0) ||
+  if (report) *report = IndexingReport{};
+  if (opt.max_lines < 4 || opt.top < 1 || !(opt.time_limit > 0) || !(opt.effort > 0) || !(opt.tolerance > 0) || !(opt.search_tolerance > 0) ||
       opt.max_impurities < 0 || !(opt.max_volume > 0))
-    throw std::invalid_argument("index: max_lines >= 4, top >= 1 and positive time_limit, tolerances and max_volume are required");
+    throw std::invalid_argument(
+        "index: max_lines >= 4, top >= 1 and positive time_limit, effort, tolerances and max_volume are required");
   if (!height.empty() && height.size() != two_theta.size())
     throw std::invalid_argument("index: " + std::to_string(height.size()) + " heights for " +
                                 std::to_string(two_theta.size()) + " line positions");
@@ -1190,11 +1302,13 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
     return false;
   };
   // The cheap high-symmetry searches at all three offsets first, then the low ones.
+  bool complete = true;
   for (bool low : {false, true})
     for (double offset : {0.0, 0.1, -0.1}) {
-      if (offset != 0.0 && (!opt.refine_zero || convincing() || Clock::now() > deadline)) break;
-      search_pass(L, opt, deadline, offset, low, start, add_solution, convincing);
+      if (!complete || (offset != 0.0 && (!opt.refine_zero || convincing()))) break;
+      complete = search_pass(L, opt, deadline, offset, low, start, add_solution, convincing);
     }
+  if (report) report->timed_out = !complete;
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))
     std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());
@@ -1221,12 +1335,14 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
 std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<std::vector<double>>& two_theta,
                                                               const std::vector<std::vector<double>>& height,
                                                               const IndexingOptions& options, int n_threads,
-                                                              std::vector<std::string>& errors) {
+                                                              std::vector<std::string>& errors,
+                                                              std::vector<char>* timed_out) {
   const long n = long(two_theta.size());
   if (!height.empty() && height.size() != two_theta.size())
     throw std::invalid_argument("index: " + std::to_string(height.size()) + " height lists for " + std::to_string(n) + " patterns");
   std::vector<std::vector<IndexingSolution>> out(static_cast<size_t>(n));
   errors.assign(size_t(n), "");
+  if (timed_out) timed_out->assign(size_t(n), 0);
 #ifdef XRDFAST_OPENMP
   const int threads = n_threads > 0 ? n_threads : omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -1235,7 +1351,10 @@ std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<
 #endif
   for (long i = 0; i < n; ++i) {
     try {
-      out[size_t(i)] = index_powder(two_theta[size_t(i)], height.empty() ? std::vector<double>{} : height[size_t(i)], options);
+      IndexingReport report;
+      out[size_t(i)] =
+          index_powder(two_theta[size_t(i)], height.empty() ? std::vector<double>{} : height[size_t(i)], options, &report);
+      if (timed_out) (*timed_out)[size_t(i)] = report.timed_out;
     } catch (const std::exception& e) {
       errors[size_t(i)] = e.what();
     }

@@ -1135,13 +1135,13 @@ def identify_operations(triplets: collections.abc.Sequence[str]) -> dict:
     """
     Space-group type and setting of operations given as triplets in any basis and origin: dict with number, hall_number, hm, basis P (columns: the setting's axes) and origin_shift p, x' = P^-1 (x - p).
     """
-def index_lines(two_theta: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], height: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], **kwargs) -> list:
+def index_lines(two_theta: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], height: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], **kwargs) -> tuple[list, bool]:
     """
-    Index one pattern from its line positions (deg 2theta) and heights (may be empty): a list of solution dicts, best first. Options as keywords (IndexingOptions).
+    Index one pattern from its line positions (deg 2theta) and heights (may be empty): (solution dicts best first, timed_out). Options as keywords (IndexingOptions).
     """
-def index_lines_batch(two_theta: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], height: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> tuple[list, list[str]]:
+def index_lines_batch(two_theta: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], height: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> tuple[list, list[str], list]:
     """
-    Index many patterns in parallel (OpenMP over patterns, each with its own time cap): (solutions, errors).
+    Index many patterns in parallel (OpenMP over patterns): (solutions, errors, timed_out).
     """
 def kalpha1_wavelength(anode: str) -> float:
     """

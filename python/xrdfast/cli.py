@@ -426,7 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ix.add_argument("files", nargs="+", help="pattern files (any format the readers accept)")
     ix.add_argument("--top", type=int, default=5, help="solutions per file")
     ix.add_argument("--wavelength", type=float, help="Å, when the file does not say (e.g. 1.5406 Cu, 0.7093 Mo)")
-    ix.add_argument("--time-limit", type=float, default=2.0, help="seconds of search per pattern")
+    ix.add_argument("--time-limit", type=float, default=30.0,
+                    help="safety net, seconds per pattern (the search itself is a fixed budget of work)")
     ix.add_argument("--json", action="store_true", help="JSON instead of tables")
     ix.set_defaults(run=_cmd_index)
     ma = sub.add_parser("match", help="search-match patterns against known structures (AMCSD or your CIFs)")

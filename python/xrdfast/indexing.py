@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Sequence
 
@@ -227,12 +228,24 @@ def _peaks_of_pattern(x: Any, wavelength: float | None) -> tuple[np.ndarray, flo
     return find_peaks((np.asarray(x.two_theta), np.asarray(x.intensity)), wavelength=wavelength), wavelength
 
 
-_OPTIONS = ("max_lines", "top", "time_limit", "tolerance", "search_tolerance", "max_impurities", "max_volume",
+class IndexingTimeLimitWarning(RuntimeWarning):
+    """The wall-clock safety net (``time_limit``) cut a search short: its solutions are
+    those found by then, so they depend on the machine's speed and load. Normal input never
+    reaches it (the search's extent is a budget of work, ``effort``)."""
+
+
+def _warn_timed_out(n: int) -> None:
+    what = "a pattern" if n == 1 else f"{n} patterns"
+    warnings.warn(f"index: the time_limit safety net cut the search of {what} short; its solutions depend on the "
+                  "machine's load (raise time_limit, or lower effort)", IndexingTimeLimitWarning, stacklevel=3)
+
+
+_OPTIONS = ("max_lines", "top", "effort", "time_limit", "tolerance", "search_tolerance", "max_impurities", "max_volume",
             "refine_zero", "min_m20", "lowest_system")
 _SYSTEMS = {"cubic": 0, "tetragonal": 1, "hexagonal": 1, "trigonal": 1, "orthorhombic": 2, "monoclinic": 3, "triclinic": 4}
 
 
-def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, tolerance: float | None,
+def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, effort: float, tolerance: float | None,
              lowest_system: str, extra: dict[str, Any]) -> dict[str, Any]:
     for k in extra:
         if k not in _OPTIONS:
@@ -243,14 +256,14 @@ def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, toleran
         # three standard uncertainties of the positions when the peak list gives them
         tolerance = 0.03 if lines.sigma is None else float(np.clip(3 * lines.sigma, 0.01, 0.06))
     opts: dict[str, Any] = dict(wavelength=lines.wavelength, top=int(top), max_lines=int(max_lines),
-                                time_limit=float(time_limit), tolerance=float(tolerance),
+                                time_limit=float(time_limit), effort=float(effort), tolerance=float(tolerance),
                                 refine_zero=lines.refine_zero, lowest_system=_SYSTEMS[lowest_system])
     opts.update(extra)
     return opts
 
 
 def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 5, max_lines: int = 25,
-          time_limit: float = 2.0, tolerance: float | None = None, lowest_system: str = "triclinic",
+          effort: float = 1.0, time_limit: float = 30.0, tolerance: float | None = None, lowest_system: str = "triclinic",
           positions: Literal["auto", "d", "two_theta"] = "auto", **options: Any) -> list[IndexingSolution]:
     """Index a powder pattern: a list of unit cells, best first (empty when nothing fits).
 
@@ -259,7 +272,10 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     (Å) unless ``wavelength`` is given, then 2theta (deg; ``positions`` overrides); or a
     pattern (file path, ``MeasuredPattern``, simulated ``Pattern``, ``(two_theta,
     intensity)``), whose peaks ``find_peaks`` extracts. A zero shift is refined whenever the
-    positions are 2theta at a known wavelength. ``time_limit`` (s) caps the search.
+    positions are 2theta at a known wavelength. The search's extent is a fixed budget of work
+    per stage scaled by ``effort`` (not a time), so the same input gives the same solutions
+    on any machine; ``time_limit`` (s) is a safety net for pathological input, and hitting it
+    issues an ``IndexingTimeLimitWarning`` (the solutions found by then are returned).
     Other options (``max_impurities`` 2, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
     ``search_tolerance`` 0.06 deg, ``refine_zero``) pass to the C++ search.
     Raises ValueError for NaN positions, unknown inputs or a missing wavelength.
@@ -269,21 +285,24 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     else:
         peaks = peaks_or_pattern
     lines = _lines_of(peaks, wavelength, positions)
-    opts = _options(lines, top, max_lines, time_limit, tolerance, lowest_system, options)
+    opts = _options(lines, top, max_lines, time_limit, effort, tolerance, lowest_system, options)
     try:
-        raw = _core.index_lines(lines.two_theta.tolist(), lines.height.tolist(), **opts)
+        raw, timed_out = _core.index_lines(lines.two_theta.tolist(), lines.height.tolist(), **opts)
     except (RuntimeError, TypeError) as error:  # the core's invalid_argument arrives as ValueError already
         raise ValueError(str(error)) from None
+    if timed_out:
+        _warn_timed_out(1)
     return [_solution(d, lines.wavelength) for d in raw]
 
 
 def index_many(items: Sequence[Any], *, wavelength: float | None = None, n_threads: int = 0, top: int = 5,
-               max_lines: int = 25, time_limit: float = 2.0, tolerance: float | None = None,
+               max_lines: int = 25, effort: float = 1.0, time_limit: float = 30.0, tolerance: float | None = None,
                lowest_system: str = "triclinic", positions: Literal["auto", "d", "two_theta"] = "auto",
                **options: Any) -> list[list[IndexingSolution] | ValueError]:
     """``index`` over many peak lists in parallel (OpenMP over patterns, GIL released): one
     entry per item, a list of solutions or the ValueError that item raised. All items share
-    the options (the first item's tolerance when none is given)."""
+    the options (the first item's tolerance when none is given). The results do not depend
+    on ``n_threads``."""
     prepared: list[_Lines | ValueError] = []
     for item in items:
         try:
@@ -301,15 +320,19 @@ def index_many(items: Sequence[Any], *, wavelength: float | None = None, n_threa
         p = prepared[i]
         assert isinstance(p, _Lines)
         groups.setdefault((p.wavelength, p.refine_zero), []).append(i)
+    n_timed_out = 0
     for idx in groups.values():
         first = prepared[idx[0]]
         assert isinstance(first, _Lines)
-        opts = _options(first, top, max_lines, time_limit, tolerance, lowest_system, options)
+        opts = _options(first, top, max_lines, time_limit, effort, tolerance, lowest_system, options)
         tts = [prepared[i].two_theta.tolist() for i in idx]  # type: ignore[union-attr]
         hs = [prepared[i].height.tolist() for i in idx]  # type: ignore[union-attr]
-        results, errors = _core.index_lines_batch(tts, hs, n_threads, **opts)
+        results, errors, timed = _core.index_lines_batch(tts, hs, n_threads, **opts)
+        n_timed_out += sum(timed)
         for i, res, err in zip(idx, results, errors):
             out[i] = ValueError(err) if err else [_solution(d, first.wavelength) for d in res]
+    if n_timed_out:
+        _warn_timed_out(n_timed_out)
     return out
 
 

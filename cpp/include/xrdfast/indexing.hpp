@@ -6,7 +6,14 @@
 // the high-symmetry systems (Werner, Eriksson & Westdahl, J. Appl. Cryst. 18 (1985) 367,
 // TREOR) with a zone search for the low ones (Visser, J. Appl. Cryst. 2 (1969) 89, ITO):
 // two-dimensional reciprocal zones built from pairs of lines and the de Wolff relation
-// Q(h+k) + Q(h-k) = 2Q(h) + 2Q(k), then a third reciprocal axis. Each trial cell is refined
+// Q(h+k) + Q(h-k) = 2Q(h) + 2Q(k), ranked by how far the lines they index stand above
+// chance, then a third reciprocal axis: normal to the zone for monoclinic (unique axis
+// normal to it) and orthorhombic cells, primitive or centred -- the half-points
+// (p + t) / 2, (q + t) / 2, (p + q + t) / 2 of the zone axes p, q and the normal t are the
+// C-centred monoclinic and A, B, C, I, F orthorhombic lattices seen from a zone the lines
+// show -- from an axial line or, as Ito does, a general one; oblique to it for the rest.
+// The search's extent is a budget of work per stage (line tests, not seconds), so results
+// depend on the input alone; a wall-clock cap is only a safety net. Each trial cell is refined
 // by weighted least squares in 2theta with a zero shift, reduced (Niggli; Krivy & Gruber,
 // Acta Cryst. A32 (1976) 297, with the tolerances of Grosse-Kunstleve et al., Acta Cryst.
 // A60 (2004) 1), given its Bravais lattice from the reduced cell's metric symmetry (the
@@ -31,7 +38,10 @@ struct IndexingOptions {
   double wavelength = 1.540593;  // Å, converts 2theta to Q (Cu K-alpha1)
   int max_lines = 25;            // the lowest-angle lines used
   int top = 5;                   // solutions returned
-  double time_limit = 2.0;       // s of wall clock per pattern; the search stops there
+  double effort = 1.0;           // scales each search stage's budget of work (trial-cell line
+                                 // tests): the results depend on the input alone
+  double time_limit = 30.0;      // s of wall clock per pattern: a safety net for pathological
+                                 // input only (reported in IndexingReport::timed_out)
   double tolerance = 0.03;       // deg 2theta: a line is indexed within this after refinement
   double search_tolerance = 0.06;  // deg 2theta while screening trial cells (before any refinement)
   int max_impurities = 2;        // unindexed lines tolerated among the first 20
@@ -70,20 +80,30 @@ struct IndexingSolution {
   std::string relation;               // "supercell" or "subcell" of; "" when none
 };
 
+// How a search ended: timed_out when the wall-clock safety net (options.time_limit) cut it
+// short, so that the solutions are those found by then (and depend on the machine).
+struct IndexingReport {
+  bool timed_out = false;
+};
+
 // Index one pattern from its line positions (deg 2theta at options.wavelength) and heights
 // (used only to choose lines when there are many; may be empty). Returns at most
 // options.top solutions, best first; an empty list when fewer than three usable lines are
-// given or nothing reaches options.min_m20. Throws std::invalid_argument for non-finite
-// positions or options out of range.
+// given or nothing reaches options.min_m20. The search's extent is a fixed budget of work
+// per stage (options.effort), so the same input gives the same solutions on any machine
+// and thread count. Throws std::invalid_argument for non-finite positions or options out
+// of range.
 std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta, const std::vector<double>& height,
-                                           const IndexingOptions& options);
+                                           const IndexingOptions& options, IndexingReport* report = nullptr);
 
-// Many patterns at once (OpenMP over patterns, each with its own time cap); a pattern that
-// throws leaves its message in errors[i] and an empty list. n_threads = 0: all cores.
+// Many patterns at once (OpenMP over patterns); a pattern that throws leaves its message
+// in errors[i] and an empty list; timed_out[i] says whether its safety net was hit.
+// n_threads = 0: all cores.
 std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<std::vector<double>>& two_theta,
                                                               const std::vector<std::vector<double>>& height,
                                                               const IndexingOptions& options, int n_threads,
-                                                              std::vector<std::string>& errors);
+                                                              std::vector<std::string>& errors,
+                                                              std::vector<char>* timed_out = nullptr);
 
 // Exposed for tests: the Niggli-reduced cell of (a, b, c, alpha, beta, gamma), and the
 // Bravais lattice with its conventional cell, from the reduced cell's metric symmetry within
