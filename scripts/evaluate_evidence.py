@@ -79,7 +79,7 @@ def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -
         x, intensity, labels = data["two_theta"], data["intensity"], data["eg"].astype(int)
     t = time.perf_counter()
     d = indexed([(x, row) for row in intensity], workers, wavelength=1.5418)
-    fused = fuse(d["network"], d["rel"], FUSION, d["fom"])
+    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
     used = FUSION.trust(d["fom"]) > 0
     used &= ~np.isnan(d["rel"]).all(1)
     abstain = np.where(used, fused.max(1) < FUSION.abstain_below,
@@ -127,17 +127,18 @@ def _indexed_evidence(intensity: np.ndarray) -> dict:
 
     grid = default_grid()
     t = time.perf_counter()
-    out = {"rel": np.full(99, np.nan), "fom": np.nan, "lattice": "", "note": ""}
+    out = {"rel": np.full(99, np.nan), "fom": np.nan, "unindexed": np.nan, "misfit": np.nan, "lattice": "", "note": ""}
     indexing, note = index_pattern(grid, intensity, CU_KA1, ANODE_WAVELENGTHS["Cu"][1])
     if indexing is None:
         out["note"] = note
     else:
-        out.update(fom=indexing.figure_of_merit, lattice=indexing.lattice)
+        out.update(fom=indexing.figure_of_merit, lattice=indexing.lattice, unindexed=indexing.unindexed)
         try:
             ev = extinction_evidence(grid, intensity, indexing.cell, indexing.lattice, wavelength=CU_KA1,
                                      zero_shift=indexing.zero_shift, widths=indexing.widths or {"W": 0.01},
                                      background=indexing.background)
             out["rel"] = ev.relative_log_likelihood()
+            out["misfit"] = float(ev.raw["chi2_reduced"])
         except ValueError as error:
             out["note"] = f"evidence failed: {error}"
     out["seconds"] = time.perf_counter() - t
@@ -164,6 +165,7 @@ def indexed(items: list, workers: int, wavelength: float | None = None) -> dict[
     with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
         rows = list(pool.map(_indexed_evidence, prepared.astype(float), chunksize=4))
     return {"intensity": prepared, "network": net, "out_of_distribution": np.array([q.out_of_distribution for q in ready]), "rel": np.array([r["rel"] for r in rows]), "fom": np.array([r["fom"] for r in rows]),
+            "unindexed": np.array([r["unindexed"] for r in rows]), "misfit": np.array([r["misfit"] for r in rows]),
             "lattice": np.array([r["lattice"] for r in rows]), "note": np.array([r["note"] for r in rows]),
             "seconds": np.array([r["seconds"] for r in rows])}
 
@@ -231,7 +233,7 @@ def main() -> None:
         print(f"{len(labels)} patterns in {time.perf_counter() - t:.0f} s; evidence for {found.sum()}; "
               f"indexed crystal family right for {same_system[found].mean() * 100:.1f} % of those")
         report("network alone", d["network"], labels)
-        fused = fuse(d["network"], d["rel"], FUSION, d["fom"])
+        fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
         report(f"fused, indexed cells (abstain below {FUSION.abstain_below})", fused, labels, FUSION.abstain_below)
         if args.save:
             np.savez_compressed(args.save, labels=labels, ids=np.array([m.amcsd_id for m, _ in items]),

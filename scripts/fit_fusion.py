@@ -8,8 +8,8 @@ card's 1,000 test minerals excluded (never measured data), each run through the 
 indexing and evidence that ``classify`` runs, so that indexing's wrong cells, wrong systems
 and poor figures of merit are in the data the fusion learns to distrust.
 
-``weight``, ``outside``, ``network_share`` and the trust's intercept and slope in ln M20
-maximise the likelihood of the true extinction groups under the fused probabilities
+``weight``, ``outside``, ``network_share`` and the trust's intercept and coefficients (ln M20,
+the unindexed fraction of the peaks, ln of the evidence fit's reduced chi-square) maximise the likelihood of the true extinction groups under the fused probabilities
 (``xrdfast.fusion.fuse``); ``min_figure_of_merit`` is the smallest figure of merit, on a
 short grid, from which the evidence improves that likelihood. ``abstain_below`` is the
 smallest fused top-1 probability above which the indexed predictions are right at least
@@ -30,23 +30,28 @@ FIGURE_OF_MERIT_GATES = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 
 
 def parameters(x: np.ndarray, gate: float) -> FusionParameters:
-    weight, outside, share_logit, intercept, slope = x
+    weight, outside, share_logit, intercept, slope, unindexed, misfit = x
     return FusionParameters(weight=float(math.exp(weight)), outside=float(outside),
                             network_share=float(1 / (1 + math.exp(-share_logit))),
-                            trust_intercept=float(intercept), trust_slope=float(slope), min_figure_of_merit=gate)
+                            trust_intercept=float(intercept), trust_slope=float(slope), trust_unindexed=float(unindexed),
+                            trust_misfit=float(misfit), min_figure_of_merit=gate)
+
+
+def fused(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    return fuse(d["network"][rows], d["rel"][rows], params, d["fom"][rows], d["unindexed"][rows], d["misfit"][rows])
 
 
 def nll(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> float:
-    p = fuse(d["network"][rows], d["rel"][rows], params, d["fom"][rows])
+    p = fused(params, d, rows)
     return float(-np.mean(np.log(np.maximum(p[np.arange(len(rows)), d["labels"][rows] - 1], 1e-300))))
 
 
 def fit(d: dict[str, np.ndarray], rows: np.ndarray) -> FusionParameters:
     best = None
     for gate in FIGURE_OF_MERIT_GATES:
-        start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0])
-        result = minimize(lambda x: nll(parameters(x, gate), d, rows), start, method="Nelder-Mead",
-                          options={"maxiter": 4000, "xatol": 1e-4, "fatol": 1e-6})
+        start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0, 0.0, 0.0])
+        result = minimize(lambda x: nll(parameters(x, gate), d, rows), start, method="Powell",
+                          options={"maxiter": 20000, "xtol": 1e-4, "ftol": 1e-7})
         if best is None or result.fun < best[0] - 1e-4:
             best = (result.fun, parameters(result.x, gate))
     return best[1]
@@ -62,7 +67,7 @@ def calibration(p: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, n
 
 
 def describe(name: str, params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> None:
-    p = fuse(d["network"][rows], d["rel"][rows], params, d["fom"][rows])
+    p = fused(params, d, rows)
     ece, _, right = calibration(p, d["labels"][rows])
     net_right = d["network"][rows].argmax(1) == d["labels"][rows] - 1
     print(f"  {name} ({len(rows)}): NLL {nll(params, d, rows):.3f} (network {nll(FusionParameters(min_figure_of_merit=math.inf), d, rows):.3f}), "
@@ -75,8 +80,9 @@ def main() -> None:
     ap.add_argument("--precision", type=float, default=0.9)
     args = ap.parse_args()
     parts = [np.load(path) for path in args.data]
-    d = {k: np.concatenate([part[k] for part in parts]) for k in ("network", "rel", "fom", "labels", "ids")}
+    d = {k: np.concatenate([part[k] for part in parts]) for k in ("network", "rel", "fom", "unindexed", "misfit", "labels", "ids")}
     d["network"] = d["network"] / d["network"].sum(1, keepdims=True)
+    d["unindexed"], d["misfit"] = np.nan_to_num(d["unindexed"]), np.nan_to_num(d["misfit"], nan=1.0)
     every = np.arange(len(d["labels"]))
     found = ~np.isnan(d["rel"]).all(1)
     print(f"{len(every)} simulated patterns, evidence for {found.sum()}; "
@@ -86,11 +92,12 @@ def main() -> None:
     for name, train, test in (("fold A", every[fold], every[~fold]), ("fold B", every[~fold], every[fold])):
         params = fit(d, train)
         print(f"{name}: weight {params.weight:.3f}, outside {params.outside:.2f}, network_share {params.network_share:.3f}, "
-              f"trust {params.trust_intercept:.2f} + {params.trust_slope:.2f} ln M20, gate M20 >= {params.min_figure_of_merit:g}")
+              f"trust {params.trust_intercept:.2f} + {params.trust_slope:.2f} ln M20 + {params.trust_unindexed:.2f} u "
+              f"+ {params.trust_misfit:.2f} ln chi2, gate M20 >= {params.min_figure_of_merit:g}")
         describe("fitted half", params, d, train)
         describe("other half", params, d, test)
     params = fit(d, every)
-    p = fuse(d["network"], d["rel"], params, d["fom"])
+    p = fused(params, d, every)
     ece, conf, right = calibration(p, d["labels"])
     indexed = (params.trust(d["fom"]) > 0) & found
     threshold = 1.0
@@ -107,6 +114,7 @@ def main() -> None:
         f"{k}={round(v, 3)}" for k, v in (("weight", params.weight), ("network_share", params.network_share),
                                            ("outside", params.outside), ("trust_intercept", params.trust_intercept),
                                            ("trust_slope", params.trust_slope),
+                                           ("trust_unindexed", params.trust_unindexed), ("trust_misfit", params.trust_misfit),
                                            ("min_figure_of_merit", params.min_figure_of_merit),
                                            ("abstain_below", threshold))) + ")")
 

@@ -8,15 +8,18 @@ and the answer is a mixture of that posterior and the network alone, weighted by
 that the indexed cell is the crystal's own and its evidence sound:
 
     p(g) = trust * q(g) + (1 - trust) * p_net(g),
-    trust = (1 - network_share) * sigmoid(trust_intercept + trust_slope * ln M20).
+    trust = (1 - network_share) * sigmoid(trust_intercept + trust_slope * ln M20
+                                          + trust_unindexed * u + trust_misfit * ln chi2),
 
 ``l(g)`` is the extinction log-likelihood of group g relative to the mean over the groups of
 the indexed lattice system (``ExtinctionEvidence.relative_log_likelihood``) and ``outside``
 that of the groups of other lattice systems (a pseudo-symmetric metric puts a crystal in a
 higher system). ``weight`` tempers a likelihood whose Wilson and Gaussian assumptions make
-it over-confident. The trust is the probability that indexing found the right cell, which
-de Wolff's M20 predicts (de Wolff, J. Appl. Cryst. 1 (1968) 108: M20 >= 10 rarely wrong,
-but not never); ``network_share`` keeps the network in the answer even for a cell given by
+it over-confident. The trust is the probability that indexing found the right cell and its
+evidence is sound, which de Wolff's M20 predicts (de Wolff, J. Appl. Cryst. 1 (1968) 108:
+M20 >= 10 rarely wrong, but not never), with u the fraction of the peaks the cell leaves
+unindexed (an impurity, or a wrong cell) and chi2 the reduced chi-square of the evidence's
+profile fit (a profile the extraction cannot follow); ``network_share`` keeps the network in the answer even for a cell given by
 hand (M20 = inf), since the evidence fails with hundreds of nats when an impurity line sits
 on a forbidden position. Under ``min_figure_of_merit`` the evidence is not computed at all.
 
@@ -45,15 +48,25 @@ class FusionParameters:
     outside: float = -12.0           # relative log-likelihood of groups outside the indexed lattice system
     trust_intercept: float = math.inf  # trust in an indexing: sigmoid(intercept + slope ln M20)
     trust_slope: float = 0.0
+    trust_unindexed: float = 0.0
+    trust_misfit: float = 0.0
     min_figure_of_merit: float = 10.0  # de Wolff M20 under which the evidence is not computed
     abstain_below: float = 0.5       # fused top-1 probability under which a prediction abstains
 
-    def trust(self, figure_of_merit: np.ndarray | float) -> np.ndarray:
-        """Weight of the evidence's posterior against the network alone, per figure of merit
-        (0 under ``min_figure_of_merit`` or for NaN)."""
+    def trust(self, figure_of_merit: np.ndarray | float, unindexed: np.ndarray | float = 0.0,
+              misfit: np.ndarray | float = 1.0) -> np.ndarray:
+        """Weight of the evidence's posterior against the network alone, per figure of merit,
+        unindexed fraction of the peaks and reduced chi-square of the evidence's fit (0 under
+        ``min_figure_of_merit`` or for NaN)."""
         m = np.asarray(figure_of_merit, dtype=float)
+        u = np.nan_to_num(np.asarray(unindexed, dtype=float))
+        chi2 = np.asarray(misfit, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             z = self.trust_intercept + self.trust_slope * np.log(np.where(m > 0, m, np.nan))
+            if self.trust_unindexed:
+                z = z + self.trust_unindexed * u
+            if self.trust_misfit:
+                z = z + self.trust_misfit * np.log(np.where(chi2 > 0, chi2, 1.0))
             sig = np.where(np.isnan(z), 0.0, 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500))))
         sig = np.where(np.isposinf(z), 1.0, sig)
         return np.where(m >= self.min_figure_of_merit, (1 - self.network_share) * sig, 0.0)
@@ -89,14 +102,16 @@ def posterior(network: np.ndarray, relative_log_likelihood: np.ndarray,
 
 
 def fuse(network: np.ndarray, relative_log_likelihood: np.ndarray,
-         params: FusionParameters = FUSION, figure_of_merit: np.ndarray | float = math.inf) -> np.ndarray:
+         params: FusionParameters = FUSION, figure_of_merit: np.ndarray | float = math.inf,
+         unindexed: np.ndarray | float = 0.0, misfit: np.ndarray | float = 1.0) -> np.ndarray:
     """Fused probabilities (..., 99): the mixture of the evidence's posterior and the network,
-    weighted by the trust in a cell of this figure of merit (inf: a cell given by hand).
-    Rows without evidence (all NaN) are the network's."""
+    weighted by the trust in a cell of this figure of merit (inf: a cell given by hand),
+    unindexed fraction of the peaks and reduced chi-square of the evidence's fit (see
+    ``FusionParameters.trust``). Rows without evidence (all NaN) are the network's."""
     p = np.asarray(network, dtype=float)
     p = p / p.sum(-1, keepdims=True)
     ll = np.asarray(relative_log_likelihood, dtype=float)
-    trust = params.trust(np.broadcast_to(np.asarray(figure_of_merit, dtype=float), p.shape[:-1]))
+    trust = params.trust(np.broadcast_to(np.asarray(figure_of_merit, dtype=float), p.shape[:-1]), unindexed, misfit)
     trust = np.where(np.isnan(ll).all(-1), 0.0, trust)[..., None]
     return trust * posterior(p, np.where(np.isnan(ll).all(-1, keepdims=True), 0.0, ll), params) + (1 - trust) * p
 
@@ -111,6 +126,7 @@ class Indexing:
     zero_shift: float = 0.0                                  # degrees 2theta
     widths: Mapping[str, float] = field(default_factory=dict)  # Caglioti U, V, W, eta, ... (see evidence.make_instrument)
     background: np.ndarray | None = field(default=None, repr=False, compare=False)  # on the pattern's 2theta
+    unindexed: float = 0.0                                   # fraction of the peaks the cell leaves unindexed
 
 
 @dataclass(frozen=True)
@@ -165,7 +181,8 @@ def index_pattern(two_theta: np.ndarray, intensity: np.ndarray, wavelength: floa
     best = solutions[0]
     widths = fit_widths(peaks["two_theta"], peaks["fwhm"], peaks["eta"] if "eta" in peaks.dtype.names else None)
     return Indexing(tuple(float(v) for v in best.cell), str(best.lattice), float(best.m20),
-                    float(getattr(best, "zero_shift", 0.0)), widths, np.asarray(found.background)), ""
+                    float(best.zero_shift), widths, np.asarray(found.background),
+                    unindexed=1.0 - best.n_indexed / max(best.n_lines, 1)), ""
 
 
 def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarray, indexing: Indexing | None,
@@ -185,7 +202,8 @@ def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarr
                                  background=indexing.background)
     except ValueError as error:
         return Fused(np.asarray(network, dtype=float), "network only", indexing, None, f"evidence failed: {error}")
-    return Fused(fuse(network, ev.relative_log_likelihood(), params, indexing.figure_of_merit), "indexed", indexing, ev)
+    return Fused(fuse(network, ev.relative_log_likelihood(), params, indexing.figure_of_merit, indexing.unindexed,
+                      float(ev.raw["chi2_reduced"])), "indexed", indexing, ev)
 
 
 __all__ = ["FUSION", "Fused", "FusionParameters", "Indexing", "fit_widths", "fuse", "fuse_pattern", "index_pattern"]
