@@ -23,7 +23,7 @@ BACKGROUND_OPTIONS: tuple[str, ...] = ("half_window", "window_fwhm", "lls", "dec
                                        "offset_correction", "decimate")
 # Search options accepted by find_peaks / search (fields of _core.PeakOptions).
 PEAK_OPTIONS: tuple[str, ...] = ("ka2_ratio", "fwhm", "min_snr", "min_relative_height", "min_curvature_snr", "kernel_fwhm", "max_peaks", "max_cluster",
-                                 "max_iterations", "fit", "counts")
+                                 "max_iterations", "refine", "counts")
 # One record per peak; the order is the native rows' order (bind_peaks.cpp write_peaks).
 PEAK_DTYPE = np.dtype([
     ("two_theta", "f8"),        # degrees, K-alpha1 position
