@@ -1264,7 +1264,7 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   const double quantum = std::min({q4[0], q4[1], q4[2], q4[3]});
   const double floor = std::max({1e-6 * top, std::isfinite(quantum) ? quantum : 0.0, 1e-9 * scale, 1e-300});
   for (double& v : noise) v = std::max(v, floor);
-  if (!(top > 1e-9 * scale)) return result;
+  if (!(top > 1e-9 * scale) || !(scale > 0)) return result;  // flat (all zero: the LLS round trip's 1e-13 is no peak)
 
   rs[0] = r[0];
   rs[n - 1] = r[n - 1];
