@@ -988,6 +988,25 @@ std::vector<double> quick_noise_segments(const double* y, std::size_t n) {
   return sigma;
 }
 
+// interpolate_segments, one line per pair of segment centres (equal up to rounding).
+void segments_to_lines(const std::vector<double>& values, std::size_t n, double* out) {
+  const std::size_t k = values.size();
+  if (k < 2) {
+    std::fill(out, out + n, k ? values[0] : 0.0);
+    return;
+  }
+  auto centre = [&](std::size_t s) { return 0.5 * double(s * n / k + (s + 1) * n / k - 1); };
+  std::size_t i = 0;
+  for (std::size_t s = 0; s + 1 < k; ++s) {
+    const double c0 = centre(s), c1 = centre(s + 1), slope = (values[s + 1] - values[s]) / (c1 - c0);
+    if (s == 0)
+      for (; double(i) < c0; ++i) out[i] = values[0];  // flat before the first centre
+    const std::size_t end = s + 2 == k ? std::size_t(std::floor(c1)) + 1 : std::size_t(std::ceil(c1));
+    for (; i < end && i < n; ++i) out[i] = values[s] + slope * (double(i) - c0);
+  }
+  for (; i < n; ++i) out[i] = values[k - 1];  // flat after the last
+}
+
 // Block means of D points of v (the last block takes the remainder): nb = n / D values.
 std::vector<double> block_means(const double* v, std::size_t n, std::size_t D) {
   const std::size_t nb = n / D;
@@ -1004,8 +1023,29 @@ std::vector<double> block_means(const double* v, std::size_t n, std::size_t D) {
 // SNIP on block means of half a FWHM (the refined search uses a third of one and every
 // point for the offset): the offset is the median residual of the blocks within 3 sigma of
 // the clipped curve, per segment, where block means carry sigma / sqrt(D).
-std::vector<double> quick_background(const double* y, std::size_t n, const std::vector<double>& seg_sigma,
-                                     const BackgroundOptions& options, double fwhm_points) {
+// The background as values at the centres of blocks of D points, read at any point by
+// straight lines between the centres (blocks_to_lines, without writing every point).
+struct BlockLine {
+  std::vector<double> v;
+  std::size_t D = 1, n = 0;
+  double centre(std::size_t b) const {
+    return b + 1 == v.size() ? 0.5 * double(b * D + n - 1) : double(b * D) + 0.5 * double(D - 1);
+  }
+  double operator()(double i) const {
+    if (D == 1) return v[std::size_t(std::clamp(i, 0.0, double(n - 1)))];
+    const std::size_t nb = v.size();
+    const std::size_t b = std::size_t(std::clamp(std::floor((i - 0.5 * double(D - 1)) / double(D)), 0.0, double(nb - 2)));
+    const double c0 = centre(b), c1 = centre(b + 1);
+    return v[b] + (v[b + 1] - v[b]) * (i - c0) / (c1 - c0);
+  }
+  void fill(double* out) const {
+    if (D == 1) std::copy(v.begin(), v.end(), out);
+    else blocks_to_lines(v.data(), v.size(), D, n, out);
+  }
+};
+
+BlockLine quick_background(const double* y, std::size_t n, const std::vector<double>& seg_sigma,
+                           const BackgroundOptions& options, double fwhm_points) {
   const int w = options.half_window > 0 ? options.half_window : std::max(2, int(std::ceil(options.window_fwhm * fwhm_points)));
   const int h = options.smooth_half_window >= 0 ? options.smooth_half_window : int(std::lround(0.5 * fwhm_points));
   std::size_t D = std::size_t(std::max(1.0, std::floor(kFastBackgroundBlock * fwhm_points)));
@@ -1033,18 +1073,19 @@ std::vector<double> quick_background(const double* y, std::size_t n, const std::
     const std::vector<double> lift = interpolate_segments(offset, nb);
     for (std::size_t b = 0; b < nb; ++b) clipped[b] += lift[b];
   }
-  if (D == 1) return clipped;
-  std::vector<double> out(n);
-  blocks_to_lines(clipped.data(), nb, D, n, out.data());
+  BlockLine out;
+  out.v = std::move(clipped);
+  out.D = D;
+  out.n = n;
   return out;
 }
 
-// Maxima of r's block means (D points) convolved with -G'' of standard deviation sigma_blocks
+// Maxima of rb, r's block means (D points), convolved with -G'' of standard deviation sigma_blocks
 // (zero-sum), significant in curvature and in height, as candidates.
-void detect_on_blocks(const double* two_theta, const double* r, std::size_t n, std::size_t D, double sigma_blocks,
-                      const std::vector<double>& noise, double fwhm, const PeakOptions& o, std::vector<Candidate>& out) {
+void detect_on_blocks(const double* two_theta, const std::vector<double>& rb, std::size_t n, std::size_t D,
+                      double sigma_blocks, const std::vector<double>& noise, double fwhm, const PeakOptions& o,
+                      std::vector<Candidate>& out) {
   const double step = (two_theta[n - 1] - two_theta[0]) / double(n - 1);
-  const std::vector<double> rb = D > 1 ? block_means(r, n, D) : std::vector<double>(r, r + n);
   const std::size_t nb = rb.size();
   const double sb = std::max(sigma_blocks, 0.8);
   const int hb = std::max(2, int(std::ceil(3 * sb)));
@@ -1100,7 +1141,8 @@ void detect_on_blocks(const double* two_theta, const double* r, std::size_t n, s
 
 // One peak's parameters in closed form from its top and its K-alpha1-side half and quarter
 // maxima (see the header); false when no maximum stands near the candidate.
-bool measure_peak(const double* two_theta, const double* r, const double* rs, std::size_t n, double x_cand,
+template <class R, class RS>
+bool measure_peak(const double* two_theta, const R& r, const RS& rs, std::size_t n, double x_cand,
                   double fwhm, const std::vector<double>& noise, const PeakOptions& o, const DoubletTable& table,
                   bool doublet, Peak& pk, double& top_seen) {
   const std::ptrdiff_t N = std::ptrdiff_t(n);
@@ -1110,38 +1152,38 @@ bool measure_peak(const double* two_theta, const double* r, const double* rs, st
   const std::ptrdiff_t reach = std::max<std::ptrdiff_t>(1, std::lround(0.25 * wp));
   std::ptrdiff_t im = i0;
   for (std::ptrdiff_t j = std::max<std::ptrdiff_t>(1, i0 - reach); j <= std::min(N - 2, i0 + reach); ++j)
-    if (rs[j] > rs[im]) im = j;
-  if (!(rs[im] > 0)) return false;
+    if (rs(j) > rs(im)) im = j;
+  if (!(rs(im) > 0)) return false;
   // Left half-maximum distance of the smoothed data (points), for the parabola's window.
   auto left_crossing = [&](std::ptrdiff_t from, double level, double& dist) {
     const std::ptrdiff_t stop = std::max<std::ptrdiff_t>(0, from - std::ptrdiff_t(4 * wp) - 4);
-    double low = rs[from];
+    double low = rs(from);
     for (std::ptrdiff_t j = from - 1; j >= stop; --j) {
-      if (rs[j] < level) {
-        dist = double(from - j) - (level - rs[j]) / (rs[j + 1] - rs[j]);
+      if (rs(j) < level) {
+        dist = double(from - j) - (level - rs(j)) / (rs(j + 1) - rs(j));
         return true;
       }
       // Rising again by 3 sigma before the level: a neighbour's valley, this side is blocked.
-      if (rs[j] > low + 3 * noise[std::size_t(j)]) return false;
-      low = std::min(low, rs[j]);
+      if (rs(j) > low + 3 * noise[std::size_t(j)]) return false;
+      low = std::min(low, rs(j));
     }
     return false;
   };
   auto right_crossing = [&](std::ptrdiff_t from, double level, double& dist) {
     const std::ptrdiff_t stop = std::min<std::ptrdiff_t>(N - 1, from + std::ptrdiff_t(6 * wp) + 4);
-    double low = rs[from];
+    double low = rs(from);
     for (std::ptrdiff_t j = from + 1; j <= stop; ++j) {
-      if (rs[j] < level) {
-        dist = double(j - from) - (level - rs[j]) / (rs[j - 1] - rs[j]);
+      if (rs(j) < level) {
+        dist = double(j - from) - (level - rs(j)) / (rs(j - 1) - rs(j));
         return true;
       }
-      if (rs[j] > low + 3 * noise[std::size_t(j)]) return false;
-      low = std::min(low, rs[j]);
+      if (rs(j) > low + 3 * noise[std::size_t(j)]) return false;
+      low = std::min(low, rs(j));
     }
     return false;
   };
   double l0 = 0.5 * wp;
-  if (!left_crossing(im, 0.5 * rs[im], l0) && !right_crossing(im, 0.5 * rs[im], l0)) l0 = 0.5 * wp;
+  if (!left_crossing(im, 0.5 * rs(im), l0) && !right_crossing(im, 0.5 * rs(im), l0)) l0 = 0.5 * wp;
   // The vertex and height of the least-squares parabola through r on +-0.6 half-widths.
   const std::ptrdiff_t a = std::clamp<std::ptrdiff_t>(std::lround(0.6 * l0), 2, std::ptrdiff_t(2 * wp) + 2);
   // Vertex (points from `centre`) and height of the parabola on [centre - a, centre + a].
@@ -1149,7 +1191,7 @@ bool measure_peak(const double* two_theta, const double* r, const double* rs, st
     if (centre - a < 0 || centre + a >= N) return false;
     double S0 = 0, S1 = 0, S2 = 0;
     for (std::ptrdiff_t j = -a; j <= a; ++j) {
-      const double v = r[centre + j], jj = double(j);
+      const double v = r(centre + j), jj = double(j);
       S0 += v; S1 += jj * v; S2 += jj * jj * v;
     }
     const double A = double(a), Nw = 2 * A + 1;
@@ -1160,7 +1202,7 @@ bool measure_peak(const double* two_theta, const double* r, const double* rs, st
     height = a0 - b * b / (4 * c);
     return std::abs(vertex) <= 0.5 * A + 1;
   };
-  double xv = two_theta[im], hv = rs[im], v0 = 0, h0 = 0;
+  double xv = two_theta[im], hv = rs(im), v0 = 0, h0 = 0;
   if (parabola(im, v0, h0)) {
     // A window not centred on the peak pulls the vertex towards its centre, by a share k of
     // the offset for a given shape: V(c) = X + k (c - X) for a window centred at c. Two
@@ -1212,8 +1254,9 @@ bool measure_peak(const double* two_theta, const double* r, const double* rs, st
   return true;
 }
 
+// want_arrays: fill the background per point (a batch, which returns only peaks, skips it).
 PeakSearch search_fast(const double* two_theta, const double* y, const double* sigma, std::size_t n,
-                       const PeakOptions& o) {
+                       const PeakOptions& o, bool want_arrays = true) {
   const double step = (two_theta[n - 1] - two_theta[0]) / double(n - 1);
   PeakSearch result;
   double fwhm = o.fwhm > 0 ? o.fwhm : quick_fwhm(two_theta, y, n);
@@ -1221,39 +1264,53 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   result.fwhm = fwhm;
   const double wp = fwhm / step;
   const std::vector<double> seg_sigma = quick_noise_segments(y, n);
-  result.background = quick_background(y, n, seg_sigma, o.background, wp);
-  const std::vector<double>& bg = result.background;
+  const BlockLine bg_line = quick_background(y, n, seg_sigma, o.background, wp);
+  thread_local std::vector<double> bg_work;  // a batch's patterns reuse it
+  std::vector<double>& bg_all = want_arrays ? result.background : bg_work;
+  bg_all.resize(n);
+  bg_line.fill(bg_all.data());
+  const double* bgp = bg_all.data();
   if (sigma) {
     result.noise.assign(sigma, sigma + n);
     for (double& s : result.noise)
       if (!(s > 0) || !std::isfinite(s)) s = 0;
   } else if (o.counts) {
     result.noise.resize(n);
-    for (std::size_t i = 0; i < n; ++i) result.noise[i] = std::sqrt(std::max(bg[i], 1.0));
+    for (std::size_t i = 0; i < n; ++i) result.noise[i] = std::sqrt(std::max(bgp[i], 1.0));
   } else {
-    result.noise = interpolate_segments(seg_sigma, n);
+    result.noise.resize(n);
+    segments_to_lines(seg_sigma, n, result.noise.data());
   }
   std::vector<double>& noise = result.noise;
-  thread_local std::vector<double> r, rs;  // reused across the patterns of a batch
-  r.resize(n);
-  rs.resize(n);
-  // The refined search's noise floor (apply_noise_floor), with the quantum read from every
-  // 4th difference: tallest point over the background, largest |y|, smallest non-zero step.
+  thread_local std::vector<double> r_work, rs_work;  // reused across a batch's patterns
+  r_work.resize(n);
+  rs_work.resize(n);
+  double* rp = r_work.data();
+  double* rsp = rs_work.data();
+  for (std::size_t i = 0; i < n; ++i) rp[i] = y[i] - bgp[i];
+  // The data smoothed by a 3-point mean, so that one noisy point does not end a walk.
+  rsp[0] = rp[0];
+  rsp[n - 1] = rp[n - 1];
+  for (std::size_t i = 1; i + 1 < n; ++i) rsp[i] = (rp[i - 1] + rp[i] + rp[i + 1]) * (1.0 / 3.0);
+  auto r = [rp](std::ptrdiff_t i) { return rp[i]; };
+  // Narrow kernel (kernel_fwhm x FWHM) on block means of a fifth of it or less, then the wide
+  // one (half a FWHM) on blocks of about a third of a FWHM (a whole number of narrow blocks).
+  const double sk = std::max(o.kernel_fwhm * wp, 0.8);
+  const std::size_t Dn = std::size_t(std::max(1.0, std::floor(sk / 1.5)));
+  const std::vector<double> rn = Dn > 1 ? block_means(rp, n, Dn) : std::vector<double>(rp, rp + n);
+  const std::size_t nbn = rn.size();
+  // The noise floor of the refined search (apply_noise_floor): the tallest block mean over
+  // the background stands for the tallest point, the quantum is read from every 4th difference.
   double t4[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0}, q4[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
   {
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4)
       for (std::size_t j = 0; j < 4; ++j) {
-        const double v = y[i + j] - bg[i + j], a = std::abs(y[i + j]);
-        r[i + j] = v;
-        t4[j] = v > t4[j] ? v : t4[j];
+        const double a = std::abs(y[i + j]);
         s4[j] = a > s4[j] ? a : s4[j];
       }
-    for (; i < n; ++i) {
-      r[i] = y[i] - bg[i];
-      t4[0] = std::max(t4[0], r[i]);
-      s4[0] = std::max(s4[0], std::abs(y[i]));
-    }
+    for (; i < n; ++i) s4[0] = std::max(s4[0], std::abs(y[i]));
+    for (std::size_t b = 0; b < nbn; ++b) t4[b & 3] = rn[b] > t4[b & 3] ? rn[b] : t4[b & 3];
     for (i = 1; i + 16 <= n; i += 16)
       for (std::size_t j = 0; j < 4; ++j) {
         const double d = std::abs(y[i + 4 * j] - y[i + 4 * j - 1]);
@@ -1266,21 +1323,21 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   for (double& v : noise) v = std::max(v, floor);
   if (!(top > 1e-9 * scale) || !(scale > 0)) return result;  // flat (all zero: the LLS round trip's 1e-13 is no peak)
 
-  rs[0] = r[0];
-  rs[n - 1] = r[n - 1];
-  constexpr double third = 1.0 / 3.0;
-  for (std::size_t i = 1; i + 1 < n; ++i) rs[i] = (r[i - 1] + r[i] + r[i + 1]) * third;
-  // Narrow kernel (kernel_fwhm x FWHM) on block means of a fifth of it or less, then the wide
-  // one (half a FWHM) on blocks of a third of a FWHM, as the refined search.
-  const double sk = std::max(o.kernel_fwhm * wp, 0.8);
-  const std::size_t Dn = std::size_t(std::max(1.0, std::floor(sk / 1.5)));
   std::vector<Candidate> cands;
-  detect_on_blocks(two_theta, r.data(), n, Dn, sk / double(Dn), noise, fwhm, o, cands);
+  detect_on_blocks(two_theta, rn, n, Dn, sk / double(Dn), noise, fwhm, o, cands);
   const std::size_t n_narrow = cands.size();
   {
-    const std::size_t D = std::size_t(std::max(1.0, std::floor(wp / 3.0)));
+    const std::size_t m = std::max<std::size_t>(1, std::size_t(std::lround(std::floor(wp / 3.0) / double(Dn))));
+    const std::size_t D = m * Dn;
+    std::vector<double> rw(nbn / m);
+    for (std::size_t b = 0; b < rw.size(); ++b) {  // the last wide block takes the remaining narrow ones
+      const std::size_t lo = b * m, hi = b + 1 == rw.size() ? nbn : lo + m;
+      double sum = 0;
+      for (std::size_t k = lo; k < hi; ++k) sum += rn[k];
+      rw[b] = sum / double(hi - lo);
+    }
     std::vector<Candidate> wide;
-    detect_on_blocks(two_theta, r.data(), n, D, 0.5 * wp / double(D), noise, fwhm, o, wide);
+    detect_on_blocks(two_theta, rw, n, D, 0.5 * wp / double(D), noise, fwhm, o, wide);
     for (const Candidate& c : wide) {
       bool near = false;
       for (std::size_t a = 0; a < n_narrow && !near; ++a) near = std::abs(cands[a].x - c.x) < 0.5 * fwhm;
@@ -1299,7 +1356,7 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   for (const Candidate& c : cands) {
     Peak pk;
     double hv = 0;
-    if (!measure_peak(two_theta, r.data(), rs.data(), n, c.x, fwhm, noise, o, table, doublet, pk, hv)) continue;
+    if (!measure_peak(two_theta, r, [rsp](std::ptrdiff_t i) { return rsp[i]; }, n, c.x, fwhm, noise, o, table, doublet, pk, hv)) continue;
     if (!(pk.two_theta > two_theta[0] && pk.two_theta < two_theta[n - 1]) || !(pk.height > 0)) continue;
     if (pk.snr < o.min_snr || pk.fwhm < min_width) continue;
     found.push_back(pk);
@@ -1397,7 +1454,7 @@ void search_peaks_batch(const double* two_theta, const double* ys, std::size_t c
       const double* y = ys + size_t(i) * n;
       check_values(y, n);
       peaks[size_t(i)] = (options.refine ? search_refined(two_theta, y, nullptr, n, options)
-                                         : search_fast(two_theta, y, nullptr, n, options)).peaks;
+                                         : search_fast(two_theta, y, nullptr, n, options, false)).peaks;
     } catch (const std::exception& e) {
       errors[size_t(i)] = e.what();
     }
