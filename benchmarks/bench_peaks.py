@@ -27,12 +27,15 @@ Groups: each line's K-alpha1 and K-alpha2 (the simulated doublet) are components
 components closer than RESOLVE x FWHM chain into one group, so that a line buried in a
 neighbour's K-alpha2 is not counted as resolvable.
 
-Speed. ``find_peaks_batch(..., n_threads=1)`` patterns per CPU-second on the 8501-point
-grid, beside ``scipy.signal.find_peaks`` (prominence and width computed, the usual way to
-get positions and widths from it; it fits nothing and estimates no background) as the peer,
-and our detection-only mode (``fit=False``).
+Both modes are scored on the same patterns: "fast" (the default: closed-form peak
+parameters) and "refined" (``refine=True``: Levenberg-Marquardt doublet fits).
 
-    python benchmarks/bench_peaks.py [--quick] [--patterns 40] [--json out.json]
+Speed. ``find_peaks_batch(..., n_threads=1)`` patterns per CPU-second on the 8501-point
+grid, both modes, beside ``scipy.signal.find_peaks`` (prominence and width computed, the
+usual way to get positions and widths from it; it fits nothing and estimates no background)
+as the peer.
+
+    python benchmarks/bench_peaks.py [--quick] [--patterns 40] [--modes fast,refined] [--json out.json]
 """
 from __future__ import annotations
 
@@ -194,7 +197,11 @@ def score(lines: dict[str, np.ndarray], fwhm_params: tuple[float, ...], found: n
             "missed": missed}
 
 
-def evaluate(n_patterns: int, noise: str, background: str, seed: int = 0, **options: Any) -> dict[str, Any]:
+MODES = {"fast": {}, "refined": {"refine": True}}
+
+
+def evaluate(n_patterns: int, noise: str, background: str, seed: int = 0,
+             modes: tuple[str, ...] = tuple(MODES)) -> list[dict[str, Any]]:
     rng = np.random.default_rng([seed, list(NOISE_COUNTS).index(noise), BACKGROUNDS.index(background)])
     grid = xrdfast.default_grid()
     cases, patterns, lines = [], [], []
@@ -208,21 +215,24 @@ def evaluate(n_patterns: int, noise: str, background: str, seed: int = 0, **opti
         cases.append(case)
         patterns.append(pat.intensity)
         lines.append(pat.lines)
-    found = find_peaks_batch(grid, np.array(patterns), wavelength=1.540593, wavelength2=1.544414,
-                             errors="empty", **options)
-    totals = {"wanted": 0, "hits": 0, "wanted_single": 0, "hits_single": 0, "detected": 0, "false": 0}
-    errors: list[float] = []
-    for case, ln, f in zip(cases, lines, found):
-        s = score(ln, case.fwhm_params, f, grid, 1 / math.sqrt(NOISE_COUNTS[noise]))
-        for k in totals:
-            totals[k] += s[k]
-        errors += s["errors"]
-    return {"noise": noise, "background": background, "patterns": len(cases),
-            "recall": totals["hits"] / max(totals["wanted"], 1),
-            "recall_single": totals["hits_single"] / max(totals["wanted_single"], 1),
-            "false_share": totals["false"] / max(totals["detected"], 1),
-            "median_error_deg": float(np.median(errors)) if errors else math.nan,
-            "peaks_per_pattern": totals["detected"] / max(len(cases), 1), **totals}
+    rows = []
+    for mode in modes:
+        found = find_peaks_batch(grid, np.array(patterns), wavelength=1.540593, wavelength2=1.544414,
+                                 errors="empty", **MODES[mode])
+        totals = {"wanted": 0, "hits": 0, "wanted_single": 0, "hits_single": 0, "detected": 0, "false": 0}
+        errors: list[float] = []
+        for case, ln, f in zip(cases, lines, found):
+            s = score(ln, case.fwhm_params, f, grid, 1 / math.sqrt(NOISE_COUNTS[noise]))
+            for k in totals:
+                totals[k] += s[k]
+            errors += s["errors"]
+        rows.append({"mode": mode, "noise": noise, "background": background, "patterns": len(cases),
+                     "recall": totals["hits"] / max(totals["wanted"], 1),
+                     "recall_single": totals["hits_single"] / max(totals["wanted_single"], 1),
+                     "false_share": totals["false"] / max(totals["detected"], 1),
+                     "median_error_deg": float(np.median(errors)) if errors else math.nan,
+                     "peaks_per_pattern": totals["detected"] / max(len(cases), 1), **totals})
+    return rows
 
 
 def cpu_rate(fn: Any, n: int, min_time: float = 1.0) -> float:
@@ -240,7 +250,7 @@ def cpu_rate(fn: Any, n: int, min_time: float = 1.0) -> float:
     return 1.0 / best
 
 
-def speed(n: int = 64) -> dict[str, float]:
+def speed(n: int = 64, modes: tuple[str, ...] = tuple(MODES)) -> dict[str, float]:
     from scipy.signal import find_peaks as scipy_find_peaks
 
     rng = np.random.default_rng(5)
@@ -255,12 +265,10 @@ def speed(n: int = 64) -> dict[str, float]:
         for y in ys_arr:
             scipy_find_peaks(y, prominence=0.01 * y.max(), width=1)
 
-    out = {
-        "xrdfast_fit": cpu_rate(lambda: find_peaks_batch(grid, ys_arr, n_threads=1, wavelength=1.5418), n),
-        "xrdfast_detect_only": cpu_rate(lambda: find_peaks_batch(grid, ys_arr, n_threads=1, wavelength=1.5418,
-                                                                 fit=False), n),
-        "scipy_find_peaks": cpu_rate(scipy_all, n),
-    }
+    out = {f"xrdfast_{mode}": cpu_rate(lambda: find_peaks_batch(grid, ys_arr, n_threads=1, wavelength=1.5418,
+                                                               **MODES[mode]), n)
+           for mode in modes}
+    out["scipy_find_peaks"] = cpu_rate(scipy_all, n)
     return out
 
 
@@ -268,21 +276,32 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer patterns, fewer cells of the table")
     ap.add_argument("--patterns", type=int, default=40, help="patterns per (noise, background) cell")
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated: fast, refined")
+    ap.add_argument("--no-speed", action="store_true", help="accuracy only")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     n = 12 if args.quick else args.patterns
     noises = ("0.1%", "1%", "3.2%") if args.quick else tuple(NOISE_COUNTS)
+    modes = tuple(m for m in args.modes.split(",") if m)
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        ap.error(f"unknown modes {sorted(unknown)}; known: {', '.join(MODES)}")
     rows = []
-    print(f"{'noise':>6} {'background':>10} {'patterns':>8} {'recall':>7} {'single':>7} {'false':>6} "
+    print(f"{'mode':>8} {'noise':>6} {'background':>10} {'patterns':>8} {'recall':>7} {'single':>7} {'false':>6} "
           f"{'med.err(deg)':>12} {'peaks/pat':>9}")
     for noise in noises:
         for background in BACKGROUNDS:
-            r = evaluate(n, noise, background)
-            rows.append(r)
-            print(f"{noise:>6} {background:>10} {r['patterns']:>8} {r['recall']:7.3f} {r['recall_single']:7.3f} "
-                  f"{r['false_share']:6.3f} "
-                  f"{r['median_error_deg']:12.4f} {r['peaks_per_pattern']:9.1f}", flush=True)
-    rates = speed(16 if args.quick else 64)
+            for r in evaluate(n, noise, background, modes=modes):
+                rows.append(r)
+                print(f"{r['mode']:>8} {noise:>6} {background:>10} {r['patterns']:>8} {r['recall']:7.3f} "
+                      f"{r['recall_single']:7.3f} {r['false_share']:6.3f} "
+                      f"{r['median_error_deg']:12.4f} {r['peaks_per_pattern']:9.1f}", flush=True)
+    if args.no_speed:
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"accuracy": rows}, fh, indent=1)
+        return 0
+    rates = speed(16 if args.quick else 64, modes)
     peer = rates["scipy_find_peaks"]
     print("\npatterns / CPU-second, one core, 8501-point grid:")
     for name, rate in rates.items():

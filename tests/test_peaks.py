@@ -142,7 +142,7 @@ def test_peak_dtype_fields() -> None:
 
 def test_noiseless_pseudo_voigt_matches_analytic() -> None:
     y = 10 + pseudo_voigt(GRID, 41.234, 500.0, 0.12, 0.4)
-    peaks = find_peaks((GRID, y), wavelength=CU1)
+    peaks = find_peaks((GRID, y), wavelength=CU1, refine=True)
     assert peaks.size == 1
     p = peaks[0]
     assert abs(p["two_theta"] - 41.234) < POSITION_NOISELESS
@@ -158,7 +158,7 @@ def test_single_peak_agrees_with_curve_fit() -> None:
     rng = np.random.default_rng(3)
     truth = 200 + 0.5 * GRID + pseudo_voigt(GRID, 33.3333, 400.0, 0.15, 0.3)
     y = rng.poisson(truth).astype(float)
-    p = find_peaks((GRID, y), wavelength=CU1)
+    p = find_peaks((GRID, y), wavelength=CU1, refine=True)
     assert p.size == 1
     p = p[0]
     window = np.abs(GRID - 33.3333) < 1.0
@@ -184,19 +184,19 @@ def test_single_peak_agrees_with_curve_fit() -> None:
 def test_resolved_doublet_is_one_peak_at_kalpha1() -> None:
     tt1 = 71.5  # K-alpha2 0.21 degrees higher, resolved at FWHM 0.1
     y = 20 + pseudo_voigt(GRID, tt1, 300.0, 0.1, 0.2) + pseudo_voigt(GRID, ka2(tt1), 150.0, 0.1, 0.2)
-    peaks = find_peaks((GRID, y), wavelength=CU1, wavelength2=CU2)
+    peaks = find_peaks((GRID, y), wavelength=CU1, wavelength2=CU2, refine=True)
     assert peaks.size == 1
     assert abs(peaks[0]["two_theta"] - tt1) < 1e-3
     assert peaks[0]["area"] == pytest.approx(pv_area(300, 0.1, 0.2), rel=0.02)  # the K-alpha1 component
     # Without the doublet model the K-alpha2 line is a peak of its own.
-    single = find_peaks((GRID, y), wavelength=CU1)
+    single = find_peaks((GRID, y), wavelength=CU1, refine=True)
     assert single.size == 2 and abs(single[1]["two_theta"] - ka2(tt1)) < 2e-3
 
 
 def test_unresolved_doublet_position_is_kalpha1() -> None:
     tt1 = 22.0  # separation 0.06 degrees under FWHM 0.12
     y = 20 + pseudo_voigt(GRID, tt1, 300.0, 0.12, 0.1) + pseudo_voigt(GRID, ka2(tt1), 150.0, 0.12, 0.1)
-    peaks = find_peaks((GRID, y), wavelength=1.5418)  # the weighted Cu mean: a K-alpha1 + K-alpha2 pattern
+    peaks = find_peaks((GRID, y), wavelength=1.5418, refine=True)  # the weighted Cu mean: K-alpha1 + K-alpha2
     assert peaks.size == 1
     assert abs(peaks[0]["two_theta"] - tt1) < 2e-3
 
@@ -211,7 +211,7 @@ def test_weighted_mean_wavelength_means_doublet() -> None:
 
 def test_two_close_peaks_are_both_found() -> None:
     y = 5 + pseudo_voigt(GRID, 50.0, 300.0, 0.1, 0.0) + pseudo_voigt(GRID, 50.12, 150.0, 0.1, 0.0)
-    peaks = find_peaks((GRID, y), wavelength=CU1)
+    peaks = find_peaks((GRID, y), wavelength=CU1, refine=True)
     assert peaks.size == 2
     np.testing.assert_allclose(peaks["two_theta"], [50.0, 50.12], atol=2e-3)
 
@@ -222,8 +222,9 @@ def test_two_close_peaks_are_both_found() -> None:
     ("noise", np.random.default_rng(4).normal(100, 5, GRID.size)),
     ("poisson", np.random.default_rng(5).poisson(50, GRID.size).astype(float)),
 ])
-def test_no_peaks_in_flat_or_noise(name: str, y: np.ndarray) -> None:
-    assert find_peaks((GRID, y)).size == 0
+@pytest.mark.parametrize("refine", [False, True])
+def test_no_peaks_in_flat_or_noise(name: str, y: np.ndarray, refine: bool) -> None:
+    assert find_peaks((GRID, y), refine=refine).size == 0
 
 
 @pytest.mark.parametrize("x, y, message", [
@@ -232,9 +233,10 @@ def test_no_peaks_in_flat_or_noise(name: str, y: np.ndarray) -> None:
     (GRID, np.ones((2, GRID.size)), "1-D"),
     (GRID[::-1], np.ones(GRID.size), "increasing"),
 ])
-def test_bad_input_is_a_clear_error(x: np.ndarray, y: np.ndarray, message: str) -> None:
+@pytest.mark.parametrize("refine", [False, True])
+def test_bad_input_is_a_clear_error(x: np.ndarray, y: np.ndarray, message: str, refine: bool) -> None:
     with pytest.raises(ValueError, match=message):
-        find_peaks((x, y))
+        find_peaks((x, y), refine=refine)
 
 
 def test_bad_options() -> None:
@@ -247,7 +249,8 @@ def test_bad_options() -> None:
         find_peaks([1, 2, 3])
 
 
-def test_batch_equals_single_and_ignores_thread_count() -> None:
+@pytest.mark.parametrize("refine", [False, True])
+def test_batch_equals_single_and_ignores_thread_count(refine: bool) -> None:
     rng = np.random.default_rng(6)
     ys = []
     for _ in range(6):
@@ -256,12 +259,12 @@ def test_batch_equals_single_and_ignores_thread_count() -> None:
             y = y + pseudo_voigt(GRID, c, rng.uniform(20, 500), rng.uniform(0.08, 0.2), rng.uniform(0, 1))
         ys.append(rng.poisson(y).astype(float))
     ys.append(np.full(GRID.size, 3.0))  # a flat one: no peaks, no error
-    one = find_peaks_batch(GRID, np.array(ys), n_threads=1, wavelength=1.5418)
-    two = find_peaks_batch(GRID, np.array(ys), n_threads=2, wavelength=1.5418)
+    one = find_peaks_batch(GRID, np.array(ys), n_threads=1, wavelength=1.5418, refine=refine)
+    two = find_peaks_batch(GRID, np.array(ys), n_threads=2, wavelength=1.5418, refine=refine)
     for a, b, y in zip(one, two, ys):
         assert a.dtype == PEAK_DTYPE
         np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(a, find_peaks((GRID, y), wavelength=1.5418))
+        np.testing.assert_array_equal(a, find_peaks((GRID, y), wavelength=1.5418, refine=refine))
     assert one[-1].size == 0 and all(p.size >= 6 for p in one[:-1])
 
 
@@ -273,12 +276,13 @@ def test_batch_bad_row() -> None:
     assert [p.size for p in find_peaks_batch(GRID, ys, errors="empty")] == [0, 0]
 
 
-def test_simulated_pattern_lines_are_found() -> None:
+@pytest.mark.parametrize("refine", [False, True])
+def test_simulated_pattern_lines_are_found(refine: bool) -> None:
     """Rock salt simulated by xrdfast; its K-alpha1 line positions checked independently by
     Bragg's law from a = 5.6402 Å."""
     nacl = xrdfast.from_arrays([5.6402] * 3 + [90] * 3, 225, ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     pattern = xrdfast.simulate(nacl, counts=1e5, background_chebyshev=[0.02, 0.0, 0.0], seed=1)
-    peaks = search(pattern)
+    peaks = search(pattern, refine=refine)
     assert peaks.wavelength2 == pytest.approx(CU2)
     strong = pattern.lines["intensity"] > 0.02 * pattern.lines["intensity"].max()
     for hkl, tt in zip(pattern.lines["hkl"][strong], pattern.lines["two_theta"][strong]):
@@ -316,3 +320,101 @@ def test_cli_peaks_batch_with_bad_file(tmp_path: Path, capsys: pytest.CaptureFix
     rows = json.loads(capsys.readouterr().out)
     assert rows[1]["source"] == str(bad) and rows[1]["error"]
     assert len(rows[0]["peaks"]) == 4 and plot.stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------------
+# The fast mode (the default): closed-form parameters, checked against the same references
+# with the looser tolerances a parabola-and-crossings estimate earns.
+
+FAST_POSITION_NOISELESS = 1e-3  # degrees (0.1 step): the tabulated doublet corrections' residue
+FAST_SHAPE_NOISELESS = 0.03     # relative FWHM and height
+FAST_AREA_NOISELESS = 0.05      # relative area: eta read from the quarter/half width ratio is within ~0.05
+FAST_AGREE_CURVE_FIT = 5.0      # within 5 of curve_fit's sigmas: ~1.5x its variance, top points only
+
+
+@pytest.mark.parametrize("centre, fwhm, eta", [(41.234, 0.12, 0.4), (18.5071, 0.08, 0.0), (77.77, 0.25, 1.0)])
+def test_fast_noiseless_pseudo_voigt_matches_analytic(centre: float, fwhm: float, eta: float) -> None:
+    y = 10 + pseudo_voigt(GRID, centre, 500.0, fwhm, eta)
+    peaks = find_peaks((GRID, y), wavelength=CU1)
+    assert peaks.size == 1
+    p = peaks[0]
+    assert abs(p["two_theta"] - centre) < FAST_POSITION_NOISELESS
+    assert p["fwhm"] == pytest.approx(fwhm, rel=FAST_SHAPE_NOISELESS)
+    assert p["area"] == pytest.approx(pv_area(500, fwhm, eta), rel=FAST_AREA_NOISELESS)
+    assert p["eta"] == pytest.approx(eta, abs=0.1)
+    assert p["d"] == pytest.approx(CU1 / (2 * np.sin(np.radians(centre / 2))), rel=1e-5)  # Bragg's law
+
+
+def test_fast_positions_and_widths_agree_with_scipy() -> None:
+    """Isolated noiseless lines of several widths: scipy.signal.find_peaks finds the same
+    maxima (to a step) and scipy.signal.peak_widths measures the same FWHM (to 3 %)."""
+    from scipy.signal import find_peaks as scipy_find_peaks, peak_widths
+
+    rng = np.random.default_rng(11)
+    centres = np.sort(rng.uniform(8, 88, 12))
+    centres = centres[np.diff(centres, prepend=0) > 2]  # isolated: > 2 degrees apart
+    widths = rng.uniform(0.06, 0.3, centres.size)
+    y = 30 + sum(pseudo_voigt(GRID, c, rng.uniform(100, 900), w, 0.5) for c, w in zip(centres, widths))
+    ours = find_peaks((GRID, y), wavelength=CU1)
+    idx, _ = scipy_find_peaks(y, prominence=50)
+    fwhm_scipy = peak_widths(y - 30, idx, rel_height=0.5)[0] * 0.01
+    assert ours.size == idx.size == centres.size
+    np.testing.assert_allclose(ours["two_theta"], GRID[idx], atol=0.01)
+    np.testing.assert_allclose(ours["fwhm"], fwhm_scipy, rtol=0.03)
+
+
+def test_fast_single_peak_agrees_with_curve_fit() -> None:
+    rng = np.random.default_rng(3)
+    truth = 200 + 0.5 * GRID + pseudo_voigt(GRID, 33.3333, 400.0, 0.15, 0.3)
+    y = rng.poisson(truth).astype(float)
+    p = find_peaks((GRID, y), wavelength=CU1)
+    assert p.size == 1
+    p = p[0]
+    window = np.abs(GRID - 33.3333) < 1.0
+
+    def model(x: np.ndarray, c: float, h: float, w: float, eta: float, a: float, b: float) -> np.ndarray:
+        return pseudo_voigt(x, c, h, w, eta) + a + b * (x - 33.3)
+
+    popt, pcov = curve_fit(model, GRID[window], y[window], p0=[33.3, 300, 0.1, 0.5, 200, 0],
+                           sigma=np.sqrt(np.maximum(y[window], 1)), absolute_sigma=True)
+    err = np.sqrt(np.diag(pcov))
+    assert abs(p["two_theta"] - popt[0]) < FAST_AGREE_CURVE_FIT * err[0]
+    assert abs(p["fwhm"] - popt[2]) < FAST_AGREE_CURVE_FIT * err[2]
+    assert 0.3 < p["sigma_two_theta"] / err[0] < 3  # the Cramer-Rao estimate beside curve_fit's
+    assert p["snr"] > 10
+
+
+@pytest.mark.parametrize("tt1, fwhm, eta", [(71.5, 0.1, 0.2), (22.0, 0.12, 0.1), (40.0, 0.2, 0.6),
+                                            (60.0, 0.15, 0.9), (85.0, 0.3, 0.3)])
+def test_fast_doublet_is_one_peak_at_kalpha1(tt1: float, fwhm: float, eta: float) -> None:
+    """K-alpha1 + K-alpha2 (half the area, Bragg's law separation) from resolved to blended:
+    one peak at the K-alpha1 position with the K-alpha1 width and height."""
+    y = 20 + pseudo_voigt(GRID, tt1, 300.0, fwhm, eta) + pseudo_voigt(GRID, ka2(tt1), 150.0, fwhm, eta)
+    peaks = find_peaks((GRID, y), wavelength=CU1, wavelength2=CU2)
+    assert peaks.size == 1
+    assert abs(peaks[0]["two_theta"] - tt1) < FAST_POSITION_NOISELESS
+    assert peaks[0]["fwhm"] == pytest.approx(fwhm, rel=FAST_SHAPE_NOISELESS)
+    assert peaks[0]["height"] == pytest.approx(300.0, rel=FAST_SHAPE_NOISELESS)
+
+
+def test_fast_two_close_peaks_are_both_found() -> None:
+    y = 5 + pseudo_voigt(GRID, 50.0, 300.0, 0.1, 0.0) + pseudo_voigt(GRID, 50.15, 150.0, 0.1, 0.0)
+    peaks = find_peaks((GRID, y), wavelength=CU1)
+    assert peaks.size == 2
+    np.testing.assert_allclose(peaks["two_theta"], [50.0, 50.15], atol=5e-3)
+
+
+def test_fast_background_follows_hump_and_slope() -> None:
+    """The fast search's background (SNIP on FWHM-long block means) against the true one:
+    the refined test's bound on the largest error, and an RMS error of at most one count
+    (the refined background's is 0.3) -- a tenth of the smallest peak's height."""
+    background, y = _synthetic(noise=False)
+    estimate = search((GRID, y), wavelength=CU1).background
+    assert np.max(np.abs(estimate - background)) < 0.02 * (y.max() - background.min())
+    assert np.sqrt(np.mean((estimate - background) ** 2)) < 1.0
+    _, noisy = _synthetic()
+    estimate = search((GRID, noisy), wavelength=CU1).background
+    sigma = np.sqrt(background)  # Poisson: the background follows the mean, not the noise minima
+    assert abs(np.mean(estimate - background)) < 0.25 * sigma.mean()
+    hump = np.abs(GRID - 25) < 2
+    assert abs(np.mean(estimate[hump] - background[hump])) < 0.5 * sigma[hump].mean()

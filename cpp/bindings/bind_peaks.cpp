@@ -67,7 +67,7 @@ void add_peaks(py::module_& m) {
       .def_readwrite("max_peaks", &PeakOptions::max_peaks)
       .def_readwrite("max_cluster", &PeakOptions::max_cluster)
       .def_readwrite("max_iterations", &PeakOptions::max_iterations)
-      .def_readwrite("fit", &PeakOptions::fit)
+      .def_readwrite("refine", &PeakOptions::refine)
       .def_readwrite("counts", &PeakOptions::counts);
 
   m.def("search_peaks", [](const py::handle& two_theta, const py::handle& y, const py::handle& sigma,

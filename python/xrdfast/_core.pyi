@@ -362,7 +362,7 @@ class PeakOptions:
     """
     background: BackgroundOptions
     counts: bool
-    fit: bool
+    refine: bool
     def __init__(self) -> None:
         ...
     @property

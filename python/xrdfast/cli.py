@@ -223,7 +223,7 @@ def _cmd_peaks(args: argparse.Namespace) -> int:
     status, results, rows = 0, [], []
     for path in args.files:  # one at a time: a bad file is a row with its message, the others continue
         try:
-            result = search(path, wavelength=args.wavelength, min_snr=args.min_snr)
+            result = search(path, wavelength=args.wavelength, min_snr=args.min_snr, refine=True)
         except (PatternReadError, OSError, ValueError) as error:
             status = 1
             rows.append({"source": str(path), "error": str(error)})

@@ -169,7 +169,8 @@ def index_pattern(two_theta: np.ndarray, intensity: np.ndarray, wavelength: floa
     except (ImportError, AttributeError):
         return None, "no indexing in this build"
     try:
-        found = search((np.asarray(two_theta), np.asarray(intensity)), wavelength=wavelength, wavelength2=wavelength2)
+        found = search((np.asarray(two_theta), np.asarray(intensity)), wavelength=wavelength, wavelength2=wavelength2,
+                       refine=True)
         peaks = found.peaks
         if len(peaks) < 4:
             return None, f"only {len(peaks)} peaks: too few to index"

@@ -224,8 +224,8 @@ def _peaks_of_pattern(x: Any, wavelength: float | None) -> tuple[np.ndarray, flo
     if wavelength is None:
         raise ValueError("index: the pattern does not state its wavelength; give wavelength=... (Å)")
     if isinstance(x, tuple):
-        return find_peaks(x, wavelength=wavelength), wavelength
-    return find_peaks((np.asarray(x.two_theta), np.asarray(x.intensity)), wavelength=wavelength), wavelength
+        return find_peaks(x, wavelength=wavelength, refine=True), wavelength
+    return find_peaks((np.asarray(x.two_theta), np.asarray(x.intensity)), wavelength=wavelength, refine=True), wavelength
 
 
 class IndexingTimeLimitWarning(RuntimeWarning):

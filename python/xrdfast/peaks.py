@@ -1,10 +1,22 @@
-"""Peak extraction: background, noise and fitted peaks of a powder pattern.
+"""Peak extraction: background, noise and peaks of a powder pattern, in two modes.
 
 The numerics are C++ (``cpp/src/peaks.cpp``; the header ``peaks.hpp`` cites the methods):
 SNIP background on LLS-transformed data with a window tied to the peak width, a robust
-noise estimate, detection on the smoothed second derivative and per-cluster pseudo-Voigt
-least-squares fits with a K-alpha1/K-alpha2 doublet model. This module turns files,
-measured or simulated patterns into arrays and back into typed results.
+noise estimate, detection on the smoothed second derivative, then the peak parameters:
+
+* fast (the default, ``refine=False``): background, noise and detection on block means,
+  and each peak's position, FWHM, eta, height and area in closed form -- the vertex of a
+  least-squares parabola through its top, the half- and quarter-maximum crossings on the
+  K-alpha1 side, and the K-alpha2 shift, height and width of the blended doublet read from
+  tables of the exact pseudo-Voigt doublet. Thousands of patterns per second per core
+  (``benchmarks/bench_peaks.py``), for feature extraction over large sets.
+* refined (``refine=True``): full-resolution background and detection, then per-cluster
+  pseudo-Voigt Levenberg-Marquardt fits with the K-alpha1/K-alpha2 doublet model and
+  covariance-based position uncertainties. ~50x slower, position errors about half the
+  fast mode's; what indexing, the extinction evidence and ``xrdfast peaks`` use.
+
+This module turns files, measured or simulated patterns into arrays and back into typed
+results.
 """
 from __future__ import annotations
 
@@ -23,7 +35,7 @@ BACKGROUND_OPTIONS: tuple[str, ...] = ("half_window", "window_fwhm", "lls", "dec
                                        "offset_correction", "decimate")
 # Search options accepted by find_peaks / search (fields of _core.PeakOptions).
 PEAK_OPTIONS: tuple[str, ...] = ("ka2_ratio", "fwhm", "min_snr", "min_relative_height", "min_curvature_snr", "kernel_fwhm", "max_peaks", "max_cluster",
-                                 "max_iterations", "fit", "counts")
+                                 "max_iterations", "refine", "counts")
 # One record per peak; the order is the native rows' order (bind_peaks.cpp write_peaks).
 PEAK_DTYPE = np.dtype([
     ("two_theta", "f8"),        # degrees, K-alpha1 position
@@ -33,7 +45,7 @@ PEAK_DTYPE = np.dtype([
     ("area", "f8"),             # integrated, intensity x degrees (K-alpha1 component)
     ("fwhm", "f8"),             # degrees 2theta
     ("eta", "f8"),              # pseudo-Voigt Lorentzian fraction
-    ("sigma_two_theta", "f8"),  # degrees, position standard uncertainty from the fit covariance
+    ("sigma_two_theta", "f8"),  # degrees, position standard uncertainty (fit covariance; fast: Cramer-Rao)
     ("snr", "f8"),              # height over the local background noise
 ])
 # Å. A stated wavelength this close to an anode's weighted K-alpha mean (2 Ka1 + Ka2) / 3
@@ -182,7 +194,8 @@ def _records(rows: np.ndarray) -> np.ndarray:
 
 def search(pattern: PatternLike, *, wavelength: float | None = None, wavelength2: float | None = None,
            min_snr: float = 4.0, **options: Any) -> PeakSearch:
-    """Background, noise and fitted peaks of one pattern (see ``find_peaks``)."""
+    """Background, noise and peaks of one pattern (see ``find_peaks``; ``refine=True`` for
+    the fitted peaks and full-resolution background that indexing and the evidence read)."""
     x, y, sigma, lam, lam2, source = _as_pattern(pattern, wavelength, wavelength2)
     x, y = _checked_xy(x, y)
     opts = _peak_options(lam, lam2, {"min_snr": min_snr, **options})
@@ -210,7 +223,10 @@ def find_peaks(pattern: PatternLike, *, wavelength: float | None = None, wavelen
     or for a simulated Pattern the simulator's Cu K-alpha1 + K-alpha2); ``wavelength2``
     switches on the K-alpha doublet model, and a wavelength equal to an anode's weighted
     K-alpha mean (e.g. 1.5418) means K-alpha1 + K-alpha2 of that anode.
-    ``min_snr``: minimum fitted height over the local noise. Further options: PEAK_OPTIONS
+    ``min_snr``: minimum fitted height over the local noise. ``refine``: False (default) for
+    the fast closed-form parameters, True for the Levenberg-Marquardt doublet fits (see the
+    module docstring; ``sigma_two_theta`` is then the fit's covariance, in fast mode the
+    Cramer-Rao bound of a Gaussian centre in the local noise). Further options: PEAK_OPTIONS
     and the background options of ``estimate_background``.
     A flat or pure-noise pattern gives no peaks; a too-short, NaN-bearing or decreasing one
     raises ValueError.
@@ -223,6 +239,7 @@ def find_peaks_batch(two_theta: Any, intensities: Any, *, wavelength: float | No
                      errors: str = "raise", **options: Any) -> list[np.ndarray]:
     """Peaks of many patterns on one uniform grid, ``intensities`` (N, n): OpenMP over
     patterns with the GIL released, the same result whatever ``n_threads`` (0: all cores).
+    Fast mode unless ``refine=True`` (see ``find_peaks``).
     ``errors="raise"`` stops at the first bad pattern (ValueError naming it); ``"empty"``
     gives it an empty array instead."""
     x = np.asarray(two_theta, dtype=float)
