@@ -18,7 +18,7 @@ from cctbx import sgtbx
 import xrdfast
 from xrdfast import _core
 from xrdfast.evidence import extinction_evidence, make_instrument
-from xrdfast.fusion import FUSION, Indexing, fuse, fuse_pattern
+from xrdfast.fusion import FUSION, FusionParameters, Indexing, fuse, fuse_pattern
 
 WAVELENGTH = 1.540593
 FWHM = 0.08            # degrees, constant: the hand-made patterns' Gaussian width
@@ -206,6 +206,24 @@ def test_fusion_reduces_to_the_network_without_a_cell() -> None:
     fused = fuse(net, flat)
     inside = net[80:98] / net[80:98].sum()
     assert fused[80:98] / fused[80:98].sum() == pytest.approx(inside, rel=1e-9)
+
+
+def test_fusion_mixes_the_posterior_and_the_network_by_the_trust_in_the_cell() -> None:
+    rng = np.random.default_rng(1)
+    net = rng.dirichlet(np.ones(99))
+    ll = np.full(99, np.nan)
+    ll[30:50] = rng.normal(0, 3, 20)
+    params = FusionParameters(weight=0.7, network_share=0.2, outside=-5.0, trust_intercept=-4.0, trust_slope=1.0,
+                              trust_unindexed=-3.0, trust_misfit=-0.5, min_figure_of_merit=10.0)
+    q = net * np.exp(np.where(np.isnan(ll), -5.0, 0.7 * ll))  # Bayes by hand
+    q /= q.sum()
+    for m20, unindexed, chi2 in ((5.0, 0.0, 1.0), (20.0, 0.1, 2.0), (100.0, 0.0, 1.0), (math.inf, 0.5, 9.0)):
+        z = -4.0 + math.log(m20) - 3.0 * unindexed - 0.5 * math.log(chi2)
+        trust = 0.0 if m20 < 10 else 0.8 / (1 + math.exp(-z))
+        np.testing.assert_allclose(fuse(net, ll, params, m20, unindexed, chi2), trust * q + (1 - trust) * net, rtol=1e-12)
+    assert np.all(np.diff(params.trust(np.array([10.0, 20.0, 50.0, 1e3, math.inf]))) > 0)
+    assert params.trust(np.nan) == 0.0  # no indexing, no trust
+    np.testing.assert_allclose(fuse(net, np.full(99, np.nan), params, 1e3), net)  # no evidence: the network
 
 
 def test_classify_with_and_without_a_cell() -> None:
