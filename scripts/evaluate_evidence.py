@@ -110,6 +110,26 @@ def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -
         np.savez_compressed(save, labels=labels, **d)
 
 
+def rescore(path: str) -> None:
+    """The saved components of a run (``--cell indexed --save`` or ``--rruff --save``) fused
+    with the current ``FUSION``: the same numbers without rerunning peaks and indexing."""
+    from xrdfast.fusion import FUSION, fuse
+    from xrdfast.prior import extinction_group_prior
+
+    d = dict(np.load(path))
+    labels = d["labels"].astype(int)
+    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
+    used = (FUSION.trust(d["fom"]) > 0) & ~np.isnan(d["rel"]).all(1)
+    print(f"{path}: {len(labels)} patterns, fused {used.sum()}")
+    report("frequency prior (icsd+cod)", np.tile(extinction_group_prior(), (len(labels), 1)), labels)
+    report("network alone", d["network"], labels)
+    from xrdfast.classify import load_model
+
+    alone_below = load_model().calibration.abstain_below
+    report(f"fused where indexed (abstain below {FUSION.abstain_below} when fused)", fused, labels,
+           abstain=np.where(used, fused.max(1) < FUSION.abstain_below, fused.max(1) < alone_below))
+
+
 def _init_worker() -> None:
     import os
 
@@ -208,9 +228,13 @@ def main() -> None:
     ap.add_argument("--impurities", type=float, default=0.0,
                     help="with --cell indexed: share of patterns given a second mineral's lines (3-20 %% of the intensity)")
     ap.add_argument("--stage", default="2", help="nuisances of this generator stage (the test set: 2)")
+    ap.add_argument("--rescore", help="instead: fuse the components saved by --save with the current FUSION")
     ap.add_argument("--match", action="store_true", help="with --rruff: also search-match, as classify does by default")
     ap.add_argument("--rruff", help="instead: the measured .npz through the whole classify path")
     args = ap.parse_args()
+    if args.rescore:
+        rescore(args.rescore)
+        return
     if args.rruff:
         rruff(args.rruff, args.workers, args.save, args.match)
         return

@@ -311,7 +311,7 @@ def predict(classifier: "Classifier", prepared: Sequence[Prepared], top_k: int =
             crystal_system_probabilities=marginal,
             abstain=bool(row[order[0]] < threshold or q.out_of_distribution),
             threshold=threshold, coverage=q.coverage,
-            warnings=list(q.warnings) + ([f"extinction evidence not used: {f.note}"] if f is not None and f.note else []),
+            warnings=list(q.warnings) + _fusion_warnings(f),
             wavelength=q.wavelength, wavelength_source=q.wavelength_source, probabilities=np.array(row),
             **({} if f is None else _fusion_fields(f))))
     return out
@@ -333,6 +333,25 @@ def _fused(p: np.ndarray, prepared: Sequence[Prepared], grid: np.ndarray, indexi
         else:  # the model grid is Cu K-alpha1 with the doublet, which the evidence models
             indexing, note = index_pattern(grid, q.intensity.astype(float), CU_KA1, ANODE_WAVELENGTHS["Cu"][1])
         out.append(fuse_pattern(row, grid, q.intensity.astype(float), indexing, CU_KA1, note=note))
+    return out
+
+
+# Share of the peaks the best cell leaves unindexed from which a pattern is said to be a likely
+# mixture: above the 95th percentile of single-phase simulated minerals (see _fusion_warnings).
+MIXTURE_UNINDEXED = 0.25
+
+
+def _fusion_warnings(f: Any) -> list[str]:
+    """Why the evidence was not used, and a likely mixture: a good cell that leaves many
+    peaks unindexed (single-phase simulated AMCSD minerals through the same peaks and
+    indexing leave more than MIXTURE_UNINDEXED unindexed in under 5 % of cases)."""
+    if f is None:
+        return []
+    out = [f"extinction evidence not used: {f.note}"] if f.note else []
+    ix = f.indexing
+    if ix is not None and ix.unindexed > MIXTURE_UNINDEXED:
+        out.append(f"likely a mixture or an impurity: the best cell ({ix.lattice}, M20 {ix.figure_of_merit:.0f}) "
+                   f"leaves {100 * ix.unindexed:.0f} % of the peaks unindexed")
     return out
 
 
