@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
@@ -36,12 +36,14 @@ def half_of(species: str) -> str:
     return "calibration" if hashlib.sha1(species.encode()).digest()[0] % 2 == 0 else "evaluation"
 
 
-def strained(crystal: Crystal, scale: np.ndarray) -> Crystal:
-    """The crystal with its cell edges multiplied by ``scale`` (3,), angles and sites kept."""
+def strained(crystal: Crystal, scale: np.ndarray, occupancy: np.ndarray | None = None) -> Crystal:
+    """The crystal with its cell edges multiplied by ``scale`` (3,), angles and sites kept
+    (their occupancies multiplied by ``occupancy`` (n_sites,) when given)."""
     a, b, c, alpha, beta, gamma = crystal.cell
     s = crystal.sites()
+    occ = np.asarray(s["occupancy"]) * (1 if occupancy is None else occupancy)
     return Crystal(crystal.name, (a * scale[0], b * scale[1], c * scale[2], alpha, beta, gamma), crystal.operations,
-                   s["labels"], s["types"], s["frac"], s["occupancy"], s["b_iso"])
+                   s["labels"], s["types"], s["frac"], occ, s["b_iso"])
 
 
 @dataclass
@@ -49,9 +51,25 @@ class Sample:
     index: int                 # library row of the main phase
     species: set[str]          # species present (main + impurity)
     pattern: np.ndarray        # (8501,) on the Cu K-alpha1 grid
+    nuisance: dict = field(default_factory=dict)   # what was drawn: scale (3,), texture r, peak width, ...
 
 
-def simulated_samples(library, half: str, n: int, seed: int, max_atoms: int = 400) -> Iterator[Sample]:
+@dataclass(frozen=True)
+class Nuisances:
+    """What separates a sample from its library entry beyond the stage-2 draw. The defaults
+    are the calibration's; the stress tests of ``scripts/evaluate_match.py --stress`` widen
+    one at a time to find where recognition breaks."""
+
+    strain: float = STRAIN                 # sigma of the isotropic d-scale (normal, clipped at strain_limit)
+    strain_limit: float = STRAIN_LIMIT
+    anisotropy: float = ANISOTROPY         # extra per-axis scale, uniform ± this
+    texture: tuple[float, float] | None = None   # March-Dollase r drawn log-uniformly in this range (None: stage 2's)
+    occupancy: float = 0.0                 # site occupancies times uniform(1 - occupancy, 1): composition differs
+    size: tuple[float, float] | None = None     # crystallite size (nm) range: broad peaks (None: stage 2's)
+
+
+def simulated_samples(library, half: str, n: int, seed: int, max_atoms: int = 400,
+                      nuisances: Nuisances = Nuisances()) -> Iterator[Sample]:
     """n samples whose main phase belongs to one ``half`` of the species (one entry per species),
     simulated in batches."""
     from xrdfast._core import StageDistribution, draw_params
@@ -83,15 +101,20 @@ def simulated_samples(library, half: str, n: int, seed: int, max_atoms: int = 40
         result = simulate_batch(batch_items, batch_params, grid=grid, seed=int(rng.integers(2**31)))
         for row, ok, meta in zip(result.patterns, result.ok, batch_meta):
             if ok and np.isfinite(row).all() and row.max() > 0:
-                yield Sample(meta[0], meta[1], row.astype(np.float64))
+                yield Sample(meta[0], meta[1], row.astype(np.float64), meta[2])
 
     for r in chosen:
         m = minerals.get(str(library.ids[r]))
         if m is None or m.crystal.n_atoms > max_atoms:
             continue
         crystal = m.crystal
-        scale = 1 + np.clip(rng.normal(0, STRAIN), -STRAIN_LIMIT, STRAIN_LIMIT) + rng.uniform(-ANISOTROPY, ANISOTROPY, 3)
-        crystal = strained(crystal, scale)
+        scale = 1 + np.clip(rng.normal(0, nuisances.strain), -nuisances.strain_limit, nuisances.strain_limit) + \
+            rng.uniform(-nuisances.anisotropy, nuisances.anisotropy, 3)
+        occupancy = rng.uniform(1 - nuisances.occupancy, 1, crystal.n_sites) if nuisances.occupancy else None
+        try:
+            crystal = strained(crystal, scale, occupancy)
+        except ValueError:  # rebuilt sites that the reader had reconciled (overlapping partial sites): skip
+            continue
         item: list[tuple[Any, float]] = [(crystal, 1.0)]
         present = {str(library.species[r])}
         if rng.uniform() < IMPURITY_PROBABILITY and impurities:
@@ -101,8 +124,15 @@ def simulated_samples(library, half: str, n: int, seed: int, max_atoms: int = 40
                 item = [(crystal, 1 - w), (minerals[str(library.ids[q])].crystal, w)]
                 present.add(str(library.species[q]))
         batch_items.append(item)
-        batch_params.append(draw_params(distribution, seed, len(batch_params) + 64 * made + 1_000_000))
-        batch_meta.append((r, present))
+        params = draw_params(distribution, seed, len(batch_params) + 64 * made + 1_000_000)
+        if nuisances.texture is not None:
+            params.march_dollase_r = float(np.exp(rng.uniform(*np.log(nuisances.texture))))
+            params.preferred_orientation = [int(v) for v in rng.choice([(0, 0, 1), (1, 0, 0), (1, 1, 0), (1, 1, 1)])]
+        if nuisances.size is not None:
+            params.crystallite_size = float(rng.uniform(*nuisances.size))
+        batch_params.append(params)
+        batch_meta.append((r, present, {"scale": scale, "texture": params.march_dollase_r,
+                                        "size": params.crystallite_size, "U": params.U, "W": params.W}))
         if len(batch_items) == 64:
             for s in flush():
                 if made < n:
