@@ -13,7 +13,7 @@ is one matrix product of the library with a few shifted copies of the pattern (B
 2. Coarse pass: every library entry, rendered once per process as a profile on a coarse u
    grid (lines broadened by a width that is constant in 2θ, so that a zero shift of about
    that width costs little at every angle), is compared by cosine similarity with the
-   pattern shifted over d-scales of ±3 %. The best ``COARSE_KEEP`` entries go on.
+   pattern shifted over d-scales of ±5 % (solid solutions). The best ``COARSE_KEEP`` entries go on.
 3. Fine pass: those entries, rendered on a fine u grid with narrow lines and K-alpha2, are
    compared with the pattern corrected for trial zero shifts and shifted over d-scales;
    the best (scale, shift) of each gives its features: the fine cosine, the fraction of the
@@ -46,7 +46,7 @@ from xrdfast.readers import ANODE_WAVELENGTHS
 
 CU_KA1, CU_KA2 = ANODE_WAVELENGTHS["Cu"]   # Å: the grid of classify.prepare is Cu K-alpha1
 KA2_RATIO = 0.5
-SCALE_RANGE = 0.03                     # ± ln s searched: lattice strain, solid solution, thermal expansion
+SCALE_RANGE = 0.05                     # ± ln s searched: lattice strain, solid solution, thermal expansion
 COARSE_STEP, FINE_STEP = 2.5e-3, 1.0e-3   # u = ln d grid steps
 COARSE_WIDTH_2THETA = 0.12             # degrees: Gaussian sigma of coarse lines (tolerates zero shifts ~0.1°)
 FINE_WIDTH_2THETA = 0.04               # degrees: sigma of fine lines when a pattern's own cannot be measured
@@ -60,7 +60,15 @@ ACCEPT = 0.5                           # probability from which a phase is subtr
 MIN_RESIDUE = 0.08                     # stop when the residue holds less than this of the signal
 
 FEATURES = ("fine_cosine", "coarse_cosine", "explained", "present", "abs_log_scale", "abs_shift", "linear_cosine",
-            "gap")
+            "gap", "tolerant_cosine", "tolerant_gap")
+TOLERANCE = 4                          # fine steps (±0.4 % in d): how far a line may sit from its place for
+#                                        tolerant_cosine (anisotropic cells of solid solutions move lines apart)
+GAP_FLOOR = (0.5, 0.55)   # gaps are measured from at least these (fine, tolerant cosine): about what the best
+#                           entry of another species reaches in AMCSD (5th percentile), so that in a small user
+#                           library "better than the few others" does not pass for "recognised"
+SIGNS = (1, 1, 1, 1, -1, -1, 1, 1, 1, 1)   # how each feature may act on the probability (fit_logistic)
+EG_FEATURES = (*FEATURES, "eg_share")   # eg_share: of the search's 5 best species, the fraction with this group
+EG_SHARE_OF = 5
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,9 @@ class PhaseMatch:
     fraction: float | None    # weight fraction among the identified phases (when several)
     identified: bool          # one of the phases found by match-subtract-match
     index: int                # row in the library
+    eg_probability: float | None = None  # calibrated probability that the pattern's (main phase's) extinction
+    #                                      group is this entry's: isostructural entries share it, so it can be
+    #                                      high when no single entry is certain (None: use ``probability``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -306,25 +317,58 @@ def _on_grid(m: _Measured, grid: _Grid, zero_shift: float = 0.0, average: bool =
 # -- calibration -------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def calibration() -> dict[str, Any]:
-    """The logistic model of the features (``xrdfast/data/match_calibration.json``)."""
+    """The logistic models of the features (``xrdfast/data/match_calibration.json``): "present"
+    (this phase is in the sample) and "eg" (the main phase's extinction group is this entry's)."""
     path = resources.files("xrdfast") / "data" / "match_calibration.json"
     try:
         model = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:  # before the first calibration: a hand-set stand-in, marked as such
         model = {"features": list(FEATURES), "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
-                 "coef": [12.0, 0, 0, 0, 0, 0, 0, 4.0], "intercept": -9.0, "provenance": "uncalibrated default"}
+                 "coef": [12.0, 0, 0, 0, 0, 0, 0, 4.0, 0, 0], "intercept": -9.0, "provenance": "uncalibrated default"}
     if list(model["features"]) != list(FEATURES):
         raise RuntimeError(f"{path}: calibrated on features {model['features']}, this code computes {FEATURES}; "
                            "rerun scripts/calibrate_match.py")
+    if "eg" in model and list(model["eg"]["features"]) != list(EG_FEATURES):
+        raise RuntimeError(f"{path}: extinction-group model calibrated on {model['eg']['features']}, this code "
+                           f"computes {EG_FEATURES}; rerun scripts/calibrate_match.py")
     return model
+
+
+def _logistic(model: dict[str, Any], features: np.ndarray) -> np.ndarray:
+    z = (features - np.asarray(model["mean"])) / np.asarray(model["scale"])
+    logit = z @ np.asarray(model["coef"]) + float(model["intercept"])
+    return 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
 
 
 def probability_of(features: np.ndarray) -> np.ndarray:
     """Calibrated probability that a phase is present, from its (…, n_features) features."""
+    return _logistic(calibration(), features)
+
+
+def eg_features(library: Library, index: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """``features`` of one search's candidates (rows of ``index``) with ``eg_share`` appended: of
+    the search's EG_SHARE_OF best species by fine cosine, the fraction whose extinction group is
+    the candidate's (a structure type recognised through several isostructural entries)."""
+    species = library.species[index]
+    top, seen = [], set()
+    for r in np.argsort(-features[:, 0], kind="stable"):
+        if species[r] not in seen:
+            seen.add(species[r])
+            top.append(r)
+            if len(top) == EG_SHARE_OF:
+                break
+    eg = library.extinction_groups[index]
+    share = (eg[:, None] == eg[top][None, :]).mean(axis=1) if top else np.zeros(len(index))
+    return np.column_stack([features, share])
+
+
+def eg_probability_of(library: Library, index: np.ndarray, features: np.ndarray) -> np.ndarray | None:
+    """Calibrated probability that the searched pattern's extinction group is each candidate's
+    (None before a calibration that has the model)."""
     model = calibration()
-    z = (features - np.asarray(model["mean"])) / np.asarray(model["scale"])
-    logit = z @ np.asarray(model["coef"]) + float(model["intercept"])
-    return 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
+    if "eg" not in model:
+        return None
+    return _logistic(model["eg"], eg_features(library, index, features))
 
 
 # -- one search ----------------------------------------------------------------------------------
@@ -394,6 +438,7 @@ def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None,
     # the measured pattern for every trial zero shift, shifted over every d-scale: one product
     measured_z = np.stack([_on_grid(m, fine_grid, zero_shift=z) for z in ZERO_SHIFTS])   # (Z, n)
     root = np.sqrt(measured_z).astype(np.float32)
+    dilated = _windows(root, TOLERANCE).max(axis=-2)      # each bin: the strongest within ±TOLERANCE
     columns = _windows(root, n_fine).reshape(n_z * n_scales, fine_grid.n)              # (Z * n_scales, n)
     # |column|: a window's sum of squares from the cumulative sums (zero padding adds nothing)
     power = np.cumsum(np.pad(root.astype(np.float64) ** 2, [(0, 0), (1, 0)]), axis=1)   # (Z, n + 1)
@@ -416,13 +461,19 @@ def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None,
     present = (ts * (ms > PRESENT * ms_max)).sum(axis=1) / np.maximum(ts.sum(axis=1), 1e-12)
     linear_cos = np.einsum("ki,ki->k", yj, t_in) / np.maximum(
         np.linalg.norm(yj, axis=1) * np.linalg.norm(t_in, axis=1), 1e-12)   # intensities as they are
+    # tolerant: the template against the measured pattern dilated by ±TOLERANCE steps, so that lines
+    # a few tenths of a per cent from an isotropic scale's places (anisotropic cells) still count
+    yd = _aligned(dilated, best_zi, best_j).astype(np.float64)
+    tolerant = np.einsum("ki,ki->k", yd, ts) / np.maximum(np.linalg.norm(yd, axis=1) * np.linalg.norm(ts, axis=1), 1e-12)
     # gap: how much better than the best candidate of another species (negative for runners-up)
     species = library.species[keep]
     other = np.where(species[:, None] != species[None, :], best[None, :], -np.inf).max(axis=1)
-    gap = best - np.where(np.isfinite(other), other, 0.0)
+    gap = best - np.maximum(other, GAP_FLOOR[0])
+    other = np.where(species[:, None] != species[None, :], tolerant[None, :], -np.inf).max(axis=1)
+    tolerant_gap = tolerant - np.maximum(other, GAP_FLOOR[1])
     coarse_kept = coarse_best[keep].astype(np.float64)
     features = np.column_stack([best, coarse_kept, explained, present, np.abs(best_j * FINE_STEP), np.abs(best_z),
-                                linear_cos, gap])
+                                linear_cos, gap, tolerant, tolerant_gap])
     # the templates in measured coordinates, for subtraction: shifted back by the scale
     templates = _aligned(t_linear, np.arange(len(keep)), -best_j)
     return _Candidates(keep, features, np.exp(best_j * FINE_STEP), best_z, templates)
@@ -472,7 +523,7 @@ class _Search:
         self.library, self.max_phases = library, max_phases
         self.current, self.signal = m, m.y.sum()
         self.found: list[tuple[int, float, float, float, float, float]] = []  # index, score, p, scale, shift, weight scale
-        self.first: tuple[_Candidates, np.ndarray] | None = None
+        self.first: tuple[_Candidates, np.ndarray, np.ndarray | None] | None = None   # candidates, p, p(EG)
         self.exclude = np.zeros(len(library), dtype=bool) if excluded is None else excluded.copy()  # entries left out
         self.done = False
         self.searches = 0
@@ -487,7 +538,7 @@ class _Search:
             return
         p = probability_of(cands.features)
         if self.first is None:
-            self.first = (cands, p)
+            self.first = (cands, p, eg_probability_of(library, cands.index, cands.features))
         best = int(np.argmax(p))
         if self.found and p[best] < ACCEPT:
             self.done = True
@@ -518,12 +569,16 @@ class _Search:
                 weights.append(scale / top * library.cell_mass[i] * library.volume[i] if ok else 0.0)
             total = sum(weights)
             fractions = [w / total if total > 0 and ok else None for w, ok in zip(weights, identified)]
-        out = [_phase(library, i, score, p, s, z, f, ok)
-               for (i, score, p, s, z, _), f, ok in zip(found, fractions, identified)]
-        seen = {library.species[i] for i, *_ in found}
         if self.first is None:
-            return out
-        cands, p = self.first
+            return [_phase(library, i, score, p, s, z, f, ok)
+                    for (i, score, p, s, z, _), f, ok in zip(found, fractions, identified)]
+        cands, p, q = self.first
+        # p(EG) for the first search's candidates; phases found in residues name impurities, not the main group
+        q_of = {int(i): float(v) for i, v in zip(cands.index, q)} if q is not None else {}
+        out = [_phase(library, i, score, p_i, s, z, f, ok, q_of.get(i, 0.0) if k == 0 and q is not None else
+                      (0.0 if q is not None else None))
+               for k, ((i, score, p_i, s, z, _), f, ok) in enumerate(zip(found, fractions, identified))]
+        seen = {library.species[i] for i, *_ in found}
         for r in np.argsort(-p, kind="stable"):  # the first search's other candidates, one per species
             if len(out) >= top_k:
                 break
@@ -532,7 +587,7 @@ class _Search:
                 continue
             seen.add(library.species[i])
             out.append(_phase(library, i, float(cands.features[r, 0]), float(p[r]), float(cands.d_scale[r]),
-                              float(cands.shift[r]), None, False))
+                              float(cands.shift[r]), None, False, None if q is None else float(q[r])))
         return out[:top_k]
 
 
@@ -583,11 +638,11 @@ def match_many(intensities: Sequence[np.ndarray], library: Library, top_k: int =
 
 
 def _phase(library: Library, i: int, score: float, p: float, d_scale: float, shift: float,
-           fraction: float | None, identified: bool) -> PhaseMatch:
+           fraction: float | None, identified: bool, eg_p: float | None = None) -> PhaseMatch:
     e = library.entry(i)
     return PhaseMatch(e.entry_id, e.name, e.formula, e.space_group, e.extinction_group, round(score, 6),
                       round(p, 6), round(d_scale, 6), round(shift, 4), None if fraction is None else round(fraction, 4),
-                      identified, i)
+                      identified, i, None if eg_p is None else round(eg_p, 6))
 
 
 def match(pattern: Any, library: Library | str | None = None, top_k: int = 5, *, wavelength: float | None = None,
@@ -605,16 +660,24 @@ def match(pattern: Any, library: Library | str | None = None, top_k: int = 5, *,
 def fuse(network: np.ndarray, matches: Sequence[PhaseMatch]) -> np.ndarray:
     """Extinction-group probabilities (99,) combining the network's with the matches'.
 
-    Candidates are taken as explanations in rank order: the first is right with its
-    probability p₁, else the second with p₂, …, else the network is: p(EG) = Σᵢ pᵢ Πⱼ<ᵢ (1 − pⱼ)
-    [EGᵢ = EG] + Πᵢ (1 − pᵢ) network(EG). With no confident match the network's answer stands."""
+    Each match's evidence is its calibrated probability that the pattern's extinction group is
+    its own (``eg_probability``; ``probability``, that the phase is present, when the
+    calibration has no group model), the strongest per group. The groups are taken as
+    explanations in the order of the matches (the best-ranked phase first): the first is right
+    with q₁, else the second with q₂, …, else the network is:
+    p(EG) = Σᵢ qᵢ Πⱼ<ᵢ (1 − qⱼ) [EGᵢ = EG] + Πᵢ (1 − qᵢ) network(EG). With no probable match
+    the network's answer stands."""
     network = np.asarray(network, dtype=np.float64)
+    evidence: dict[int, float] = {}   # insertion order: the order of the matches
+    for m in matches:
+        q = m.probability if m.eg_probability is None else m.eg_probability
+        q = min(max(float(q), 0.0), 1.0)
+        evidence[m.extinction_group] = max(evidence.get(m.extinction_group, 0.0), q)
     out = np.zeros_like(network)
     rest = 1.0
-    for m in matches:
-        p = min(max(m.probability, 0.0), 1.0)
-        out[m.extinction_group - 1] += rest * p
-        rest *= 1 - p
+    for eg, q in evidence.items():
+        out[eg - 1] += rest * q
+        rest *= 1 - q
     return out + rest * network / max(network.sum(), 1e-300)
 
 
