@@ -52,7 +52,8 @@ COARSE_WIDTH_2THETA = 0.12             # degrees: Gaussian sigma of coarse lines
 FINE_WIDTH_2THETA = 0.04               # degrees: sigma of fine lines when a pattern's own cannot be measured
 COARSE_MIN_WIDTH, FINE_MIN_WIDTH = 2.5e-3, 1.0e-3  # u: at least one scale step
 ZERO_SHIFTS = (-0.15, -0.10, -0.05, 0.0, 0.05, 0.10, 0.15)  # degrees 2θ tried in the fine pass
-COARSE_KEEP = 48                       # entries that go on to the fine pass
+COARSE_STRIDE = 2                      # coarse d-scales every 2 steps (5e-3): coarse lines are at least that wide
+COARSE_KEEP = 32                       # entries that go on to the fine pass
 TEMPLATE_FLOOR = 0.005                 # of a template's maximum: its weakest lines are not expected to show
 NOISE_FLOOR = 3.0                      # sigmas of counting noise taken off before the square root
 PRESENT = 0.05                         # fraction of maximum (square-root scale) that counts as signal
@@ -386,10 +387,11 @@ def _coarse(prepared: _Prepared, measured: Sequence[_Measured]) -> np.ndarray:
     patterns in one matrix product (the library is read once for all of them)."""
     n_shift = int(round(SCALE_RANGE / COARSE_STEP))
     roots = np.sqrt(np.stack([_on_grid(m, _grid(COARSE_STEP), average=True) for m in measured])).astype(np.float32)
-    rows = _windows(roots, n_shift).reshape(-1, roots.shape[1])        # (patterns * scales, n_coarse)
+    windows = _windows(roots, n_shift)[:, ::COARSE_STRIDE]
+    rows = windows.reshape(-1, roots.shape[1])                  # (patterns * scales, n_coarse)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     scores = prepared.coarse @ (rows / np.where(norms > 0, norms, 1)).T   # (N, patterns * scales)
-    return scores.reshape(len(prepared.library), len(measured), 2 * n_shift + 1).max(axis=2)
+    return scores.reshape(len(prepared.library), len(measured), windows.shape[1]).max(axis=2)
 
 
 def _windows(v: np.ndarray, n_shift: int) -> np.ndarray:
