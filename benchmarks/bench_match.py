@@ -83,10 +83,18 @@ def main() -> None:
     from xrdfast.simulate import default_grid
 
     if args.build:
-        t = time.perf_counter()
+        import resource
+
+        def cpu_seconds() -> float:   # this process and its finished children (the build's workers)
+            own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+        t, cpu = time.perf_counter(), cpu_seconds()
         library = build_library(workers=args.workers)
+        cpu = cpu_seconds() - cpu
         print(f"build AMCSD library ({args.workers} processes): {time.perf_counter() - t:.1f} s, "
-              f"{len(library)} structures, {len(library.errors)} skipped")
+              f"{len(library)} structures, {len(library.errors)} skipped; CPU time {cpu:.1f} s "
+              f"(about {cpu / args.workers:.0f} s on {args.workers} idle cores)")
     from xrdfast import library as libmod
 
     libmod._LOADED.clear()

@@ -15,14 +15,21 @@ is one matrix product of the library with a few shifted copies of the pattern (B
    that width costs little at every angle), is compared by cosine similarity with the
    pattern shifted over d-scales of ±5 % (solid solutions). The best ``COARSE_KEEP`` entries go on.
 3. Fine pass: those entries, rendered on a fine u grid with narrow lines and K-alpha2, are
-   compared with the pattern corrected for trial zero shifts and shifted over d-scales;
-   the best (scale, shift) of each gives its features: the fine cosine, the fraction of the
-   measured signal its lines explain, the fraction of its own signal the pattern holds,
-   and how far the scale and shift went.
-4. A logistic model of those features (fitted on held-out simulated patterns by
-   ``scripts/calibrate_match.py``: AMCSD structures with stage-2 nuisances, once with
-   their entry in the library and once with their whole mineral species removed) turns
-   them into the probability that the phase is present.
+   compared with the pattern corrected for trial zero shifts and shifted over d-scales (one
+   matrix product over all zero shifts and scales); the best (scale, shift) of each gives
+   its features: the fine cosine, a tolerant cosine (the pattern dilated by ±0.4 % in d, so
+   that the lines of an anisotropically changed cell still count), the fraction of the
+   measured signal its lines explain, the fraction of its own signal the pattern holds, how
+   far the scale and shift went, and how much better it is than the best entry of another
+   species (measured from at least an AMCSD-typical runner-up, so that in a small user
+   library "better than the few others" does not pass for "recognised").
+4. Two logistic models of those features (fitted on held-out simulated patterns by
+   ``scripts/calibrate_match.py``: AMCSD structures with stage-2 nuisances, solid-solution
+   strain and impurities, once with their entry in the library and once with their whole
+   mineral species removed; weights constrained to act in their physical direction) give
+   ``probability``, that the phase is present, and ``eg_probability``, that the pattern's
+   extinction group is the entry's (isostructural entries get that right when the species
+   is not certain); ``fuse`` weighs the network with the latter.
 5. Impurities and mixtures: the best phase, when probable, is scaled to the pattern and
    subtracted, and the residue searched again (up to ``max_phases``); weight fractions
    follow from the scales (Hill & Howard, J. Appl. Cryst. 20 (1987) 467).
