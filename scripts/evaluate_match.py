@@ -11,7 +11,11 @@
    very likely in AMCSD (recognition is the point), so these numbers measure recognition of
    known structures, not the reading of absences.
 
-    python scripts/evaluate_match.py [--amcsd 600] [--out match_eval.json]
+3. ``--stress N``: recognition with one nuisance widened at a time (solid solution beyond
+   the ±5 % d-scale search, anisotropic cells, strong texture, other compositions, broad
+   peaks), N samples each, to see which breaks recognition.
+
+    python scripts/evaluate_match.py [--amcsd 600] [--stress 200] [--out match_eval.json]
 """
 from __future__ import annotations
 
@@ -35,21 +39,30 @@ def amcsd(library, n: int) -> dict:
     from xrdfast.ml.match_eval import EVALUATION_SEED, simulated_samples
 
     samples = list(simulated_samples(library, "evaluation", n, EVALUATION_SEED))
-    rec, nov = [], []
+    rec, nov, groups = [], [], []   # groups: (strongest p(EG), is that group right) with and without the species
     for s in samples:
         main = library.species[s.index]
         r = match_prepared(s.pattern, library, top_k=5)
         rec.append((library.species[r[0].index] == main, r[0].extinction_group == library.extinction_groups[s.index],
                     r[0].probability, library.extinction_groups[s.index] in [m.extinction_group for m in r]))
         q = match_prepared(s.pattern, library, top_k=5, excluded=library.species == main)
+        for found in (r, q):
+            top = max(found, key=lambda m: m.eg_probability or 0.0)
+            groups.append((top.eg_probability or 0.0, top.extinction_group == library.extinction_groups[s.index]))
         # a claim is wrong unless the confident phase is a present impurity
         nov.append((q[0].probability, library.species[q[0].index] in s.species,
                     q[0].extinction_group == library.extinction_groups[s.index]))
     rec_a, nov_a = np.array(rec, dtype=float), np.array(nov, dtype=float)
     confident = rec_a[:, 2] >= CONFIDENT
     claims = (nov_a[:, 0] >= CONFIDENT) & (nov_a[:, 1] == 0)
+    g = np.array(groups, dtype=float)
+    bins = {}
+    for lo, hi in [(0, 0.1), (0.1, 0.5), (0.5, 0.9), (0.9, 1.01)]:
+        sel = (g[:, 0] >= lo) & (g[:, 0] < hi)
+        bins[f"{lo}-{min(hi, 1)}"] = {"share": sel.mean(), "right": g[sel, 1].mean() if sel.any() else None}
     return {
         "n": len(samples),
+        "extinction_group_evidence": bins,   # the strongest p(EG) of each search (with and without the species)
         "recognition": {"species_top1": rec_a[:, 0].mean(), "eg_top1": rec_a[:, 1].mean(),
                         "eg_in_top5_matches": rec_a[:, 3].mean(), "confident_fraction": confident.mean(),
                         "confident_species_right": rec_a[confident, 0].mean() if confident.any() else None,
@@ -58,6 +71,40 @@ def amcsd(library, n: int) -> dict:
                     "confident_claims_with_right_eg": (claims & (nov_a[:, 2] == 1)).mean(),
                     "median_top_probability": float(np.median(nov_a[:, 0]))},
     }
+
+
+STRESS = {  # one nuisance widened at a time beyond the calibration's (xrdfast.ml.match_eval.Nuisances)
+    "calibration nuisances": {},
+    "solid solution to ±7 %": {"strain": 0.03, "strain_limit": 0.07},
+    "anisotropic cell ±1.5 %": {"anisotropy": 0.015},
+    "texture r 0.4-2.5": {"texture": (0.4, 2.5)},
+    "composition (occupancy x 0.5-1)": {"occupancy": 0.5},
+    "broad peaks (10-30 nm)": {"size": (10.0, 30.0)},
+}
+
+
+def stress(library, n: int) -> dict:
+    """Recognition (best match's species and extinction group, share with p >= 0.9) on the
+    evaluation half with one nuisance widened at a time: where recognition breaks."""
+    from xrdfast.match import match_many
+    from xrdfast.ml.match_eval import EVALUATION_SEED, Nuisances, simulated_samples
+
+    out = {}
+    for k, (name, knobs) in enumerate(STRESS.items()):
+        samples = list(simulated_samples(library, "evaluation", n, EVALUATION_SEED + 7919 * (k + 1),
+                                         nuisances=Nuisances(**knobs)))
+        found = match_many([s.pattern for s in samples], library, top_k=5)
+        rows = [(library.species[r[0].index] == library.species[s.index],
+                 r[0].extinction_group == library.extinction_groups[s.index], r[0].probability >= CONFIDENT)
+                for s, r in zip(samples, found) if not isinstance(r, str)]
+        a = np.array(rows, dtype=float)
+        confident = a[:, 2] == 1
+        out[name] = {"n": len(a), "species_top1": a[:, 0].mean(), "eg_top1": a[:, 1].mean(),
+                     "confident": confident.mean(),
+                     "confident_eg_right": a[confident, 1].mean() if confident.any() else None}
+        print(f"{name:34s} n {len(a):4d}  species {a[:, 0].mean():.3f}  EG {a[:, 1].mean():.3f}  "
+              f"p>=0.9 {confident.mean():.3f} (EG right {out[name]['confident_eg_right']})", flush=True)
+    return out
 
 
 def rruff(library) -> dict:
@@ -101,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--amcsd", type=int, default=600, help="simulated evaluation structures (0: skip)")
     parser.add_argument("--no-rruff", action="store_true")
+    parser.add_argument("--stress", type=int, default=0, help="also the stress tests, this many samples each")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from xrdfast.library import load_library
@@ -113,6 +161,8 @@ def main() -> None:
     if args.amcsd:
         report["amcsd"] = amcsd(library, args.amcsd)
         print(json.dumps(report["amcsd"], indent=1, default=float))
+    if args.stress:
+        report["stress"] = stress(library, args.stress)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=float))
 

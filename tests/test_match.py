@@ -227,3 +227,57 @@ def test_grid_covers_the_classify_grid():
     for step in (2.5e-3, 1e-3):
         g = _grid(step)
         assert g.u0 <= np.log(d.min()) - SCALE_RANGE and g.u[-1] >= np.log(d.max()) + SCALE_RANGE
+
+
+def test_solid_solution_beyond_three_percent_is_found(crystals, small_library):
+    """A cell 4 % larger than its entry (a solid solution): inside the ±5 % d-scale search."""
+    calcite = strained(crystals["calcite-167"], np.array([1.04, 1.04, 1.04]))
+    pattern = simulate(calcite, counts=5000, seed=6)
+    found = match((pattern.two_theta, pattern.intensity), small_library, top_k=2)
+    assert found[0].entry_id == "calcite-167" and found[0].d_scale == pytest.approx(1.04, abs=0.002)
+
+
+def _eg_phase(eg: int, p: float, q: float) -> PhaseMatch:
+    return PhaseMatch("x", "x", "x", 1, eg, 0.5, p, 1.0, 0.0, None, False, 0, q)
+
+
+def test_fuse_weighs_group_evidence_in_match_order():
+    """With p(extinction group) given, fuse takes the strongest per group, groups in the order of
+    the matches: p(EG) = Σ qᵢ Π(1 − qⱼ<ᵢ) [EGᵢ] + Π(1 − qᵢ) network (written out by hand here)."""
+    rng = np.random.default_rng(1)
+    network = rng.dirichlet(np.ones(99))
+    matches = [_eg_phase(7, 0.2, 0.6), _eg_phase(30, 0.1, 0.7), _eg_phase(7, 0.05, 0.8)]
+    fused = fuse(network, matches)
+    q7, q30 = 0.8, 0.7                       # group 7 comes first (its first match ranks first), at its best q
+    expected = (1 - q7) * (1 - q30) * network
+    expected[6] += q7
+    expected[29] += (1 - q7) * q30
+    np.testing.assert_allclose(fused, expected, rtol=1e-12)
+    assert fused.sum() == pytest.approx(1.0)
+
+
+def test_sign_constrained_logistic_agrees_with_scipy():
+    """fit_logistic without constraints is the penalised maximum-likelihood fit (scipy.optimize
+    finds the same weights); with signs, a feature that would enter with the wrong sign is left out."""
+    from scipy.optimize import minimize
+
+    from xrdfast.ml.match_eval import fit_logistic
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=2000)
+    b = a + 0.3 * rng.normal(size=2000)             # correlated with a
+    y = (rng.uniform(size=2000) < 1 / (1 + np.exp(-(2 * a - 0.5)))).astype(float)
+    X = np.column_stack([a, b])
+    free = fit_logistic(X, y, l2=1e-2)
+    Z = np.column_stack([(X - free["mean"]) / np.array(free["scale"]), np.ones(len(X))])
+
+    def loss(w):
+        t = Z @ w
+        return np.sum(np.logaddexp(0, t) - y * t) + 0.5 * 1e-2 * np.sum(w[:-1] ** 2)
+
+    ref = minimize(loss, np.zeros(3), method="BFGS", options={"gtol": 1e-9}).x
+    np.testing.assert_allclose([*free["coef"], free["intercept"]], ref, atol=1e-4)
+    # b's own weight is negative once a is in; asked to act positively only, it is left out
+    assert free["coef"][1] < 0
+    bounded = fit_logistic(X, y, l2=1e-2, signs=np.array([1, 1]))
+    assert bounded["coef"][1] == 0 and bounded["coef"][0] > 0

@@ -288,9 +288,10 @@ def _cmd_match(args: argparse.Namespace) -> int:
         results[path] = found
         if not args.json:
             print(f"{path}: {len(library)} reference structures ({library.source})")
-            print("   rank  p      score  EG  SG   d-scale  shift°  w      entry            name (formula)")
+            print("   rank  p      p(EG)  score  EG  SG   d-scale  shift°  w      entry            name (formula)")
             for i, m in enumerate(found, 1):
-                print(f"   {i:4d}  {m.probability:5.3f}  {m.score:5.3f} {m.extinction_group:3d} {m.space_group:4d}  "
+                q = "  -  " if m.eg_probability is None else f"{m.eg_probability:5.3f}"
+                print(f"   {i:4d}  {m.probability:5.3f}  {q}  {m.score:5.3f} {m.extinction_group:3d} {m.space_group:4d}  "
                       f"{m.d_scale:7.4f} {m.shift:+6.2f}  {'' if m.fraction is None else f'{m.fraction:.2f}':5s}  "
                       f"{m.entry_id:16s} {m.name} ({m.formula}){'  *' if m.identified else ''}")
             if found and found[0].probability < 0.9:

@@ -13,16 +13,23 @@ is one matrix product of the library with a few shifted copies of the pattern (B
 2. Coarse pass: every library entry, rendered once per process as a profile on a coarse u
    grid (lines broadened by a width that is constant in 2θ, so that a zero shift of about
    that width costs little at every angle), is compared by cosine similarity with the
-   pattern shifted over d-scales of ±3 %. The best ``COARSE_KEEP`` entries go on.
+   pattern shifted over d-scales of ±5 % (solid solutions). The best ``COARSE_KEEP`` entries go on.
 3. Fine pass: those entries, rendered on a fine u grid with narrow lines and K-alpha2, are
-   compared with the pattern corrected for trial zero shifts and shifted over d-scales;
-   the best (scale, shift) of each gives its features: the fine cosine, the fraction of the
-   measured signal its lines explain, the fraction of its own signal the pattern holds,
-   and how far the scale and shift went.
-4. A logistic model of those features (fitted on held-out simulated patterns by
-   ``scripts/calibrate_match.py``: AMCSD structures with stage-2 nuisances, once with
-   their entry in the library and once with their whole mineral species removed) turns
-   them into the probability that the phase is present.
+   compared with the pattern corrected for trial zero shifts and shifted over d-scales (one
+   matrix product over all zero shifts and scales); the best (scale, shift) of each gives
+   its features: the fine cosine, a tolerant cosine (the pattern dilated by ±0.4 % in d, so
+   that the lines of an anisotropically changed cell still count), the fraction of the
+   measured signal its lines explain, the fraction of its own signal the pattern holds, how
+   far the scale and shift went, and how much better it is than the best entry of another
+   species (measured from at least an AMCSD-typical runner-up, so that in a small user
+   library "better than the few others" does not pass for "recognised").
+4. Two logistic models of those features (fitted on held-out simulated patterns by
+   ``scripts/calibrate_match.py``: AMCSD structures with stage-2 nuisances, solid-solution
+   strain and impurities, once with their entry in the library and once with their whole
+   mineral species removed; weights constrained to act in their physical direction) give
+   ``probability``, that the phase is present, and ``eg_probability``, that the pattern's
+   extinction group is the entry's (isostructural entries get that right when the species
+   is not certain); ``fuse`` weighs the network with the latter.
 5. Impurities and mixtures: the best phase, when probable, is scaled to the pattern and
    subtracted, and the residue searched again (up to ``max_phases``); weight fractions
    follow from the scales (Hill & Howard, J. Appl. Cryst. 20 (1987) 467).
@@ -46,13 +53,14 @@ from xrdfast.readers import ANODE_WAVELENGTHS
 
 CU_KA1, CU_KA2 = ANODE_WAVELENGTHS["Cu"]   # Å: the grid of classify.prepare is Cu K-alpha1
 KA2_RATIO = 0.5
-SCALE_RANGE = 0.03                     # ± ln s searched: lattice strain, solid solution, thermal expansion
+SCALE_RANGE = 0.05                     # ± ln s searched: lattice strain, solid solution, thermal expansion
 COARSE_STEP, FINE_STEP = 2.5e-3, 1.0e-3   # u = ln d grid steps
 COARSE_WIDTH_2THETA = 0.12             # degrees: Gaussian sigma of coarse lines (tolerates zero shifts ~0.1°)
 FINE_WIDTH_2THETA = 0.04               # degrees: sigma of fine lines when a pattern's own cannot be measured
 COARSE_MIN_WIDTH, FINE_MIN_WIDTH = 2.5e-3, 1.0e-3  # u: at least one scale step
 ZERO_SHIFTS = (-0.15, -0.10, -0.05, 0.0, 0.05, 0.10, 0.15)  # degrees 2θ tried in the fine pass
-COARSE_KEEP = 48                       # entries that go on to the fine pass
+COARSE_STRIDE = 2                      # coarse d-scales every 2 steps (5e-3): coarse lines are at least that wide
+COARSE_KEEP = 32                       # entries that go on to the fine pass
 TEMPLATE_FLOOR = 0.005                 # of a template's maximum: its weakest lines are not expected to show
 NOISE_FLOOR = 3.0                      # sigmas of counting noise taken off before the square root
 PRESENT = 0.05                         # fraction of maximum (square-root scale) that counts as signal
@@ -60,7 +68,15 @@ ACCEPT = 0.5                           # probability from which a phase is subtr
 MIN_RESIDUE = 0.08                     # stop when the residue holds less than this of the signal
 
 FEATURES = ("fine_cosine", "coarse_cosine", "explained", "present", "abs_log_scale", "abs_shift", "linear_cosine",
-            "gap")
+            "gap", "tolerant_cosine", "tolerant_gap")
+TOLERANCE = 4                          # fine steps (±0.4 % in d): how far a line may sit from its place for
+#                                        tolerant_cosine (anisotropic cells of solid solutions move lines apart)
+GAP_FLOOR = (0.5, 0.55)   # gaps are measured from at least these (fine, tolerant cosine): about what the best
+#                           entry of another species reaches in AMCSD (5th percentile), so that in a small user
+#                           library "better than the few others" does not pass for "recognised"
+SIGNS = (1, 1, 1, 1, -1, -1, 1, 1, 1, 1)   # how each feature may act on the probability (fit_logistic)
+EG_FEATURES = (*FEATURES, "eg_share")   # eg_share: of the search's 5 best species, the fraction with this group
+EG_SHARE_OF = 5
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,9 @@ class PhaseMatch:
     fraction: float | None    # weight fraction among the identified phases (when several)
     identified: bool          # one of the phases found by match-subtract-match
     index: int                # row in the library
+    eg_probability: float | None = None  # calibrated probability that the pattern's (main phase's) extinction
+    #                                      group is this entry's: isostructural entries share it, so it can be
+    #                                      high when no single entry is certain (None: use ``probability``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,33 +147,48 @@ def _lp(d: np.ndarray, wavelength: float) -> np.ndarray:
 def _render(rows: np.ndarray, d: np.ndarray, mf2: np.ndarray, n_rows: int, grid: _Grid, sigma_2theta: float,
             minimum: float, kalpha2: bool) -> np.ndarray:
     """Profiles (n_rows, grid.n) float64 of lines (row index, d, m|F|²) as Cu K-alpha patterns
-    on a u grid: Gaussians of unit... area times LP intensity, K-alpha2 at u + ln(λ1/λ2)."""
-    intensity = mf2.astype(np.float64) * _lp(d.astype(np.float64), CU_KA1)
-    u = np.log(d.astype(np.float64))
-    sigma = _line_width(d.astype(np.float64), sigma_2theta, minimum)
+    on a u grid: Gaussians of unit area times LP intensity, K-alpha2 at u + ln(λ1/λ2)."""
+    d = d.astype(np.float64)
+    intensity = mf2.astype(np.float64) * _lp(d, CU_KA1)
+    u = np.log(d)
+    sigma = _line_width(d, sigma_2theta, minimum)
     if kalpha2:
         rows = np.concatenate([rows, rows])
         u = np.concatenate([u, u + math.log(CU_KA1 / CU_KA2)])
-        intensity = np.concatenate([intensity, KA2_RATIO * mf2 * _lp(d.astype(np.float64), CU_KA2)])
+        intensity = np.concatenate([intensity, KA2_RATIO * mf2 * _lp(d, CU_KA2)])
         sigma = np.concatenate([sigma, sigma])
+    return _splat(rows, u, intensity, sigma, n_rows, grid)
+
+
+def _splat(rows: np.ndarray, u: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, n_rows: int,
+           grid: _Grid) -> np.ndarray:
+    """(n_rows, grid.n): Gaussians of area ``intensity`` at ``u`` (sigma in u) added into their rows,
+    each over ±3 sigma (lines of one window size together: narrow lines cost narrow windows)."""
     x = (u - grid.u0) / grid.step
     keep = (x > -10) & (x < grid.n + 10) & (intensity > 0)
     rows, x, intensity, sigma = rows[keep], x[keep], intensity[keep], sigma[keep] / grid.step
+    if len(x) == 0:
+        return np.zeros((n_rows, grid.n))
     half = np.ceil(3 * sigma).astype(np.int64)
+    order = np.argsort(half, kind="stable")
+    rows, x, intensity, sigma, half = rows[order], x[order], intensity[order], sigma[order], half[order]
     centre = np.rint(x).astype(np.int64)
+    pad = int(half[-1]) + 11                     # windows reach at most this far outside the grid
+    width = grid.n + 2 * pad
+    base = rows * width + centre + pad           # flat index of each window's centre, padded rows
+    offset = centre - x
+    amplitude = intensity / (sigma * math.sqrt(2 * math.pi))
+    inverse = 1 / sigma
+    bounds = np.flatnonzero(np.diff(half)) + 1
     where, what = [], []
-    for w in np.unique(half):  # lines of one window size together: narrow lines cost narrow windows
-        sel = half == w
+    for a, b in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(half)]])):
+        w = int(half[a])
         k = np.arange(-w, w + 1)
-        col = centre[sel, None] + k[None, :]                      # (lines, 2w + 1)
-        s = sigma[sel, None]
-        value = (intensity[sel, None] / (s * math.sqrt(2 * math.pi))) * np.exp(-0.5 * ((col - x[sel, None]) / s) ** 2)
-        ok = (col >= 0) & (col < grid.n)
-        where.append((rows[sel, None] * grid.n + col)[ok])
-        what.append(value[ok])
-    out = np.bincount(np.concatenate(where), weights=np.concatenate(what), minlength=n_rows * grid.n) if where \
-        else np.zeros(n_rows * grid.n)
-    return out.reshape(n_rows, grid.n)
+        e = (offset[a:b, None] + k[None, :]) * inverse[a:b, None]
+        what.append((amplitude[a:b, None] * np.exp(-0.5 * e * e)).ravel())
+        where.append((base[a:b, None] + k[None, :]).ravel())
+    out = np.bincount(np.concatenate(where), weights=np.concatenate(what), minlength=n_rows * width)
+    return out.reshape(n_rows, width)[:, pad:pad + grid.n]
 
 
 def _to_sqrt(profiles: np.ndarray, floor: float) -> np.ndarray:
@@ -254,63 +288,95 @@ def _measured(two_theta: np.ndarray, raw: np.ndarray) -> _Measured:
     return _Measured(two_theta, y / top, (float(u.min()), float(u.max())), peak_width(two_theta, y))
 
 
+@functools.lru_cache(maxsize=32)
+def _bins(two_theta: tuple[float, float, int], grid: _Grid, zero_shift: float) -> tuple[np.ndarray, ...]:
+    """How the points of a uniform 2θ grid (first, last, count) fall into the bins of a u grid,
+    the zero shift removed: (point index, its bin, points per bin, empty bins, u of the points)."""
+    points = np.linspace(*two_theta)
+    u_points = np.log(_d_of_two_theta(points - zero_shift))
+    index = np.rint((u_points - grid.u0) / grid.step).astype(np.int64)
+    ok = np.flatnonzero((index >= 0) & (index < grid.n))
+    count = np.bincount(index[ok], minlength=grid.n)
+    return ok, index[ok], count, np.flatnonzero(count == 0), u_points
+
+
 def _on_grid(m: _Measured, grid: _Grid, zero_shift: float = 0.0, average: bool = True) -> np.ndarray:
     """The measured intensities on a u grid, the zero shift ``zero_shift`` removed."""
-    u_points = np.log(_d_of_two_theta(m.two_theta - zero_shift))
-    if average:  # bin means (area-preserving: a narrow peak between two grid nodes is not lost)
+    tt = m.two_theta
+    uniform = len(tt) > 2 and abs((tt[-1] - tt[0]) / (len(tt) - 1) - (tt[1] - tt[0])) < 1e-9 * max(abs(tt[-1]), 1)
+    if uniform:
+        ok, index, count, empty, u_points = _bins((float(tt[0]), float(tt[-1]), len(tt)), grid, float(zero_shift))
+    else:
+        u_points = np.log(_d_of_two_theta(tt - zero_shift))
         index = np.rint((u_points - grid.u0) / grid.step).astype(np.int64)
-        ok = (index >= 0) & (index < grid.n)
-        total = np.bincount(index[ok], weights=m.y[ok], minlength=grid.n)
-        count = np.bincount(index[ok], minlength=grid.n)
+        ok = np.flatnonzero((index >= 0) & (index < grid.n))
+        index = index[ok]
+        count = np.bincount(index, minlength=grid.n)
+        empty = np.flatnonzero(count == 0)
+    if average:  # bin means (area-preserving: a narrow peak between two grid nodes is not lost)
+        total = np.bincount(index, weights=m.y[ok], minlength=grid.n)
         out = np.where(count > 0, total / np.maximum(count, 1), 0.0)
-        empty = count == 0  # low angle: fewer points than bins; fill from the neighbours
-        if empty.any():
+        if len(empty):  # low angle: fewer points than bins; fill from the neighbours
             out[empty] = np.interp(grid.u[empty], u_points[::-1], m.y[::-1], left=0, right=0)
         return out
     return np.interp(grid.u, u_points[::-1], m.y[::-1], left=0, right=0)
 
 
-def _shifted(v: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """(len(v), len(shifts)): column j is v[i + shifts[j]] (zero outside)."""
-    n = len(v)
-    padded = np.concatenate([np.zeros(-shifts.min() if shifts.min() < 0 else 0), v, np.zeros(max(shifts.max(), 0))])
-    base = -shifts.min() if shifts.min() < 0 else 0
-    index = base + np.arange(n)[:, None] + shifts[None, :]
-    return padded[index]
-
-
-def _shift1(v: np.ndarray, j: int) -> np.ndarray:
-    """v[i + j], zero outside."""
-    out = np.zeros_like(v)
-    if j >= 0:
-        out[: len(v) - j] = v[j:]
-    else:
-        out[-j:] = v[: len(v) + j]
-    return out
-
-
 # -- calibration -------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def calibration() -> dict[str, Any]:
-    """The logistic model of the features (``xrdfast/data/match_calibration.json``)."""
+    """The logistic models of the features (``xrdfast/data/match_calibration.json``): "present"
+    (this phase is in the sample) and "eg" (the main phase's extinction group is this entry's)."""
     path = resources.files("xrdfast") / "data" / "match_calibration.json"
     try:
         model = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:  # before the first calibration: a hand-set stand-in, marked as such
         model = {"features": list(FEATURES), "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
-                 "coef": [12.0, 0, 0, 0, 0, 0, 0, 4.0], "intercept": -9.0, "provenance": "uncalibrated default"}
+                 "coef": [12.0, 0, 0, 0, 0, 0, 0, 4.0, 0, 0], "intercept": -9.0, "provenance": "uncalibrated default"}
     if list(model["features"]) != list(FEATURES):
         raise RuntimeError(f"{path}: calibrated on features {model['features']}, this code computes {FEATURES}; "
                            "rerun scripts/calibrate_match.py")
+    if "eg" in model and list(model["eg"]["features"]) != list(EG_FEATURES):
+        raise RuntimeError(f"{path}: extinction-group model calibrated on {model['eg']['features']}, this code "
+                           f"computes {EG_FEATURES}; rerun scripts/calibrate_match.py")
     return model
+
+
+def _logistic(model: dict[str, Any], features: np.ndarray) -> np.ndarray:
+    z = (features - np.asarray(model["mean"])) / np.asarray(model["scale"])
+    logit = z @ np.asarray(model["coef"]) + float(model["intercept"])
+    return 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
 
 
 def probability_of(features: np.ndarray) -> np.ndarray:
     """Calibrated probability that a phase is present, from its (…, n_features) features."""
+    return _logistic(calibration(), features)
+
+
+def eg_features(library: Library, index: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """``features`` of one search's candidates (rows of ``index``) with ``eg_share`` appended: of
+    the search's EG_SHARE_OF best species by fine cosine, the fraction whose extinction group is
+    the candidate's (a structure type recognised through several isostructural entries)."""
+    species = library.species[index]
+    top, seen = [], set()
+    for r in np.argsort(-features[:, 0], kind="stable"):
+        if species[r] not in seen:
+            seen.add(species[r])
+            top.append(r)
+            if len(top) == EG_SHARE_OF:
+                break
+    eg = library.extinction_groups[index]
+    share = (eg[:, None] == eg[top][None, :]).mean(axis=1) if top else np.zeros(len(index))
+    return np.column_stack([features, share])
+
+
+def eg_probability_of(library: Library, index: np.ndarray, features: np.ndarray) -> np.ndarray | None:
+    """Calibrated probability that the searched pattern's extinction group is each candidate's
+    (None before a calibration that has the model)."""
     model = calibration()
-    z = (features - np.asarray(model["mean"])) / np.asarray(model["scale"])
-    logit = z @ np.asarray(model["coef"]) + float(model["intercept"])
-    return 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
+    if "eg" not in model:
+        return None
+    return _logistic(model["eg"], eg_features(library, index, features))
 
 
 # -- one search ----------------------------------------------------------------------------------
@@ -327,14 +393,26 @@ def _coarse(prepared: _Prepared, measured: Sequence[_Measured]) -> np.ndarray:
     """(N, len(measured)) best coarse cosine of every entry over the d-scales, for several
     patterns in one matrix product (the library is read once for all of them)."""
     n_shift = int(round(SCALE_RANGE / COARSE_STEP))
-    shifts = np.arange(-n_shift, n_shift + 1)
-    columns = []
-    for m in measured:
-        c = _shifted(np.sqrt(_on_grid(m, _grid(COARSE_STEP), average=True)), shifts).astype(np.float32)
-        norms = np.linalg.norm(c, axis=0)
-        columns.append(c / np.where(norms > 0, norms, 1))
-    scores = prepared.coarse @ np.concatenate(columns, axis=1)   # (N, n_patterns * n_scales)
-    return scores.reshape(len(prepared.library), len(measured), len(shifts)).max(axis=2)
+    roots = np.sqrt(np.stack([_on_grid(m, _grid(COARSE_STEP), average=True) for m in measured])).astype(np.float32)
+    windows = _windows(roots, n_shift)[:, ::COARSE_STRIDE]
+    rows = windows.reshape(-1, roots.shape[1])                  # (patterns * scales, n_coarse)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    scores = prepared.coarse @ (rows / np.where(norms > 0, norms, 1)).T   # (N, patterns * scales)
+    return scores.reshape(len(prepared.library), len(measured), windows.shape[1]).max(axis=2)
+
+
+def _windows(v: np.ndarray, n_shift: int) -> np.ndarray:
+    """(..., 2 n_shift + 1, n): row j is v[i + j - n_shift] (zero outside); a sliding-window view
+    of the zero-padded vector, no copy until used."""
+    pad = [(0, 0)] * (v.ndim - 1) + [(n_shift, n_shift)]
+    padded = np.pad(v, pad)
+    return np.lib.stride_tricks.sliding_window_view(padded, v.shape[-1], axis=-1)
+
+
+def _aligned(v: np.ndarray, rows: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(K, n): out[k, i] = v[rows[k], i + shifts[k]] (zero outside): ``_shift1`` of many rows at once."""
+    reach = int(np.abs(shifts).max()) if len(shifts) else 0
+    return _windows(v, reach)[rows, reach + shifts]
 
 
 def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None,
@@ -361,46 +439,53 @@ def _search(prepared: _Prepared, m: _Measured, exclude: np.ndarray | None,
     inside = (fine_grid.u >= lo) & (fine_grid.u <= hi)
     n_fine = int(round(SCALE_RANGE / FINE_STEP))
     fine_shifts = np.arange(-n_fine, n_fine + 1)
-    best = np.full(len(keep), -1.0)
-    best_z = np.zeros(len(keep))
-    best_j = np.zeros(len(keep), dtype=np.int64)
-    t = np.sqrt(np.clip(linear / linear.max(axis=1, keepdims=True) - TEMPLATE_FLOOR, 0, None)).astype(np.float32)
+    n_scales, n_z = len(fine_shifts), len(ZERO_SHIFTS)
+    t_linear = linear / linear.max(axis=1, keepdims=True)
+    t = np.sqrt(np.clip(t_linear - TEMPLATE_FLOOR, 0, None)).astype(np.float32)
     # template norm inside the data, per scale: the coverage window is fixed in measured u
-    t_norms = np.sqrt((t * t) @ _shifted(inside.astype(np.float32), fine_shifts))   # (K, n_scales)
-    measured_z = {}
-    for z in ZERO_SHIFTS:
-        y = _on_grid(m, fine_grid, zero_shift=z)
-        measured_z[z] = y
-        cols = _shifted(np.sqrt(y).astype(np.float32), fine_shifts)
-        cols_n = np.linalg.norm(cols, axis=0)
-        cos = (t @ cols) / np.maximum(t_norms * cols_n[None, :], 1e-12)           # (K, n_scales)
-        j = cos.argmax(axis=1)
-        c = cos[np.arange(len(keep)), j]
-        better = c > best
-        best[better], best_z[better], best_j[better] = c[better], z, fine_shifts[j[better]]
-    features = np.zeros((len(keep), len(FEATURES)))
-    templates = np.zeros((len(keep), fine_grid.n))
-    for i in range(len(keep)):
-        y = measured_z[best_z[i]]
-        yj = _shift1(y, best_j[i])                                 # measured, aligned to the template
-        t = linear[i] / linear[i].max()
-        t_in = t * _shift1(inside.astype(np.float64), best_j[i])
-        ms, ts = np.sqrt(yj), np.sqrt(np.clip(t_in - TEMPLATE_FLOOR, 0, None))
-        ms_max, ts_max = max(ms.max(), 1e-12), max(ts.max(), 1e-12)
-        explained = float((ms * (ts > PRESENT * ts_max)).sum() / max(ms.sum(), 1e-12))
-        present = float((ts * (ms > PRESENT * ms_max)).sum() / max(ts.sum(), 1e-12))
-        linear_cos = float(yj @ t_in / max(np.linalg.norm(yj) * np.linalg.norm(t_in), 1e-12))  # intensities as they are
-        features[i, :7] = [best[i], coarse_best[keep[i]], explained, present, abs(best_j[i] * FINE_STEP), abs(best_z[i]),
-                           linear_cos]
-        # the template in measured coordinates, for subtraction: shift back by the scale
-        templates[i] = _shift1(t, -best_j[i])
-    d_scale = np.exp(best_j * FINE_STEP)
+    t_norms = np.sqrt((t * t) @ _windows(inside.astype(np.float32), n_fine).T)    # (K, n_scales)
+    # the measured pattern for every trial zero shift, shifted over every d-scale: one product
+    measured_z = np.stack([_on_grid(m, fine_grid, zero_shift=z) for z in ZERO_SHIFTS])   # (Z, n)
+    root = np.sqrt(measured_z).astype(np.float32)
+    dilated = _windows(root, TOLERANCE).max(axis=-2)      # each bin: the strongest within ±TOLERANCE
+    columns = _windows(root, n_fine).reshape(n_z * n_scales, fine_grid.n)              # (Z * n_scales, n)
+    # |column|: a window's sum of squares from the cumulative sums (zero padding adds nothing)
+    power = np.cumsum(np.pad(root.astype(np.float64) ** 2, [(0, 0), (1, 0)]), axis=1)   # (Z, n + 1)
+    n = fine_grid.n
+    a = np.clip(fine_shifts, 0, n)
+    b = np.clip(fine_shifts + n, 0, n)
+    cols_n = np.sqrt(power[:, b] - power[:, a]).reshape(-1).astype(np.float32)
+    cos = (t @ columns.T) / np.maximum(np.tile(t_norms, n_z) * cols_n[None, :], 1e-12)  # (K, Z * n_scales)
+    flat = cos.argmax(axis=1)   # z-major: the first zero shift and scale of the maximum, as a scan would
+    best = cos[np.arange(len(keep)), flat].astype(np.float64)
+    best_zi, best_j = flat // n_scales, fine_shifts[flat % n_scales]
+    best_z = np.asarray(ZERO_SHIFTS, dtype=np.float64)[best_zi]
+    # features of every candidate at its best (scale, shift), on the measured pattern aligned to it
+    yj = _aligned(measured_z, best_zi, best_j)
+    t_in = t_linear * _aligned(inside[None, :].astype(np.float64), np.zeros(len(keep), dtype=np.int64), best_j)
+    ms, ts = np.sqrt(yj), np.sqrt(np.clip(t_in - TEMPLATE_FLOOR, 0, None))
+    ms_max = np.maximum(ms.max(axis=1, keepdims=True), 1e-12)
+    ts_max = np.maximum(ts.max(axis=1, keepdims=True), 1e-12)
+    explained = (ms * (ts > PRESENT * ts_max)).sum(axis=1) / np.maximum(ms.sum(axis=1), 1e-12)
+    present = (ts * (ms > PRESENT * ms_max)).sum(axis=1) / np.maximum(ts.sum(axis=1), 1e-12)
+    linear_cos = np.einsum("ki,ki->k", yj, t_in) / np.maximum(
+        np.linalg.norm(yj, axis=1) * np.linalg.norm(t_in, axis=1), 1e-12)   # intensities as they are
+    # tolerant: the template against the measured pattern dilated by ±TOLERANCE steps, so that lines
+    # a few tenths of a per cent from an isotropic scale's places (anisotropic cells) still count
+    yd = _aligned(dilated, best_zi, best_j).astype(np.float64)
+    tolerant = np.einsum("ki,ki->k", yd, ts) / np.maximum(np.linalg.norm(yd, axis=1) * np.linalg.norm(ts, axis=1), 1e-12)
     # gap: how much better than the best candidate of another species (negative for runners-up)
     species = library.species[keep]
-    for i in range(len(keep)):
-        other = features[species != species[i], 0]
-        features[i, 7] = features[i, 0] - (other.max() if len(other) else 0.0)
-    return _Candidates(keep, features, d_scale, best_z, templates)
+    other = np.where(species[:, None] != species[None, :], best[None, :], -np.inf).max(axis=1)
+    gap = best - np.maximum(other, GAP_FLOOR[0])
+    other = np.where(species[:, None] != species[None, :], tolerant[None, :], -np.inf).max(axis=1)
+    tolerant_gap = tolerant - np.maximum(other, GAP_FLOOR[1])
+    coarse_kept = coarse_best[keep].astype(np.float64)
+    features = np.column_stack([best, coarse_kept, explained, present, np.abs(best_j * FINE_STEP), np.abs(best_z),
+                                linear_cos, gap, tolerant, tolerant_gap])
+    # the templates in measured coordinates, for subtraction: shifted back by the scale
+    templates = _aligned(t_linear, np.arange(len(keep)), -best_j)
+    return _Candidates(keep, features, np.exp(best_j * FINE_STEP), best_z, templates)
 
 
 def _fraction_scale(m: _Measured, template: np.ndarray, zero_shift: float) -> float:
@@ -439,102 +524,134 @@ def match_prepared(intensity: np.ndarray, library: Library, top_k: int = 5, max_
     return _match(_measured(default_grid(), intensity), library, top_k, max_phases, excluded)
 
 
-def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
-           excluded: np.ndarray | None = None, coarse_best: np.ndarray | None = None) -> list[PhaseMatch]:
+class _Search:
+    """Match-subtract-match of one pattern, one search at a time (so that the coarse passes of
+    many patterns' searches can share one matrix product)."""
+
+    def __init__(self, m: _Measured, library: Library, max_phases: int, excluded: np.ndarray | None):
+        self.library, self.max_phases = library, max_phases
+        self.current, self.signal = m, m.y.sum()
+        self.found: list[tuple[int, float, float, float, float, float]] = []  # index, score, p, scale, shift, weight scale
+        self.first: tuple[_Candidates, np.ndarray, np.ndarray | None] | None = None   # candidates, p, p(EG)
+        self.exclude = np.zeros(len(library), dtype=bool) if excluded is None else excluded.copy()  # entries left out
+        self.done = False
+        self.searches = 0
+
+    def step(self, prepared: _Prepared, coarse_best: np.ndarray | None = None) -> None:
+        """One search of the current residue (``coarse_best``: its coarse pass, when batched)."""
+        library = self.library
+        self.searches += 1
+        cands = _search(prepared, self.current, self.exclude, coarse_best)
+        if len(cands.index) == 0:
+            self.done = True
+            return
+        p = probability_of(cands.features)
+        if self.first is None:
+            self.first = (cands, p, eg_probability_of(library, cands.index, cands.features))
+        best = int(np.argmax(p))
+        if self.found and p[best] < ACCEPT:
+            self.done = True
+            return
+        i = int(cands.index[best])
+        scale = _fraction_scale(self.current, cands.template[best], cands.shift[best])
+        self.found.append((i, float(cands.features[best, 0]), float(p[best]), float(cands.d_scale[best]),
+                           float(cands.shift[best]), scale))
+        if p[best] < ACCEPT:
+            self.done = True
+            return
+        self.exclude |= library.species == library.species[i]
+        self.current = _subtract(self.current, cands.template[best], cands.shift[best], scale)
+        if self.current.y.sum() < MIN_RESIDUE * self.signal or self.searches >= self.max_phases:
+            self.done = True
+
+    def result(self, top_k: int) -> list[PhaseMatch]:
+        library, found = self.library, self.found
+        fractions: list[float | None] = [None] * len(found)
+        identified = [p >= ACCEPT for _, _, p, _, _, _ in found]
+        if sum(identified) > 1:
+            # Hill & Howard: W ∝ S (Z M V); our templates are m|F|² LP per cell, so S is the fitted
+            # scale times the template's maximum (templates are normalised to 1)
+            weights = []
+            for (i, _, _, s, z, scale), ok in zip(found, identified):
+                d, mf2 = library.lines(i)
+                top = float((mf2 * _lp(d.astype(np.float64), CU_KA1)).max())
+                weights.append(scale / top * library.cell_mass[i] * library.volume[i] if ok else 0.0)
+            total = sum(weights)
+            fractions = [w / total if total > 0 and ok else None for w, ok in zip(weights, identified)]
+        if self.first is None:
+            return [_phase(library, i, score, p, s, z, f, ok)
+                    for (i, score, p, s, z, _), f, ok in zip(found, fractions, identified)]
+        cands, p, q = self.first
+        # p(EG) for the first search's candidates; phases found in residues name impurities, not the main group
+        q_of = {int(i): float(v) for i, v in zip(cands.index, q)} if q is not None else {}
+        out = [_phase(library, i, score, p_i, s, z, f, ok, q_of.get(i, 0.0) if k == 0 and q is not None else
+                      (0.0 if q is not None else None))
+               for k, ((i, score, p_i, s, z, _), f, ok) in enumerate(zip(found, fractions, identified))]
+        seen = {library.species[i] for i, *_ in found}
+        for r in np.argsort(-p, kind="stable"):  # the first search's other candidates, one per species
+            if len(out) >= top_k:
+                break
+            i = int(cands.index[r])
+            if library.species[i] in seen:
+                continue
+            seen.add(library.species[i])
+            out.append(_phase(library, i, float(cands.features[r, 0]), float(p[r]), float(cands.d_scale[r]),
+                              float(cands.shift[r]), None, False, None if q is None else float(q[r])))
+        return out[:top_k]
+
+
+def _check(top_k: int, max_phases: int) -> None:
     if not 1 <= top_k <= 100:
         raise ValueError(f"top_k must be between 1 and 100, got {top_k}")
     if not 1 <= max_phases <= 5:
         raise ValueError(f"max_phases must be between 1 and 5, got {max_phases}")
+
+
+def _match(m: _Measured, library: Library, top_k: int, max_phases: int,
+           excluded: np.ndarray | None = None) -> list[PhaseMatch]:
+    _check(top_k, max_phases)
     prepared = prepare_library(library)
-    signal = m.y.sum()
-    found: list[tuple[int, float, float, float, float, float]] = []   # index, score, p, scale, shift, weight scale
-    first: tuple[_Candidates, np.ndarray] | None = None
-    exclude = np.zeros(len(library), dtype=bool) if excluded is None else excluded.copy()  # entries left out
-    current = m
-    for _ in range(max_phases):
-        cands = _search(prepared, current, exclude, coarse_best if current is m else None)
-        if len(cands.index) == 0:
-            break
-        p = probability_of(cands.features)
-        if first is None:
-            first = (cands, p)
-        best = int(np.argmax(p))
-        if found and p[best] < ACCEPT:
-            break
-        i = int(cands.index[best])
-        scale = _fraction_scale(current, cands.template[best], cands.shift[best])
-        found.append((i, float(cands.features[best, 0]), float(p[best]), float(cands.d_scale[best]),
-                      float(cands.shift[best]), scale))
-        if p[best] < ACCEPT:
-            break
-        exclude |= library.species == library.species[i]
-        current = _subtract(current, cands.template[best], cands.shift[best], scale)
-        if current.y.sum() < MIN_RESIDUE * signal:
-            break
-    fractions: list[float | None] = [None] * len(found)
-    identified = [p >= ACCEPT for _, _, p, _, _, _ in found]
-    if sum(identified) > 1:
-        # Hill & Howard: W ∝ S (Z M V); our templates are m|F|² LP per cell, so S is the fitted
-        # scale times the template's maximum (templates are normalised to 1)
-        weights = []
-        for (i, _, _, s, z, scale), ok in zip(found, identified):
-            d, mf2 = library.lines(i)
-            top = float((mf2 * _lp(d.astype(np.float64), CU_KA1)).max())
-            weights.append(scale / top * library.cell_mass[i] * library.volume[i] if ok else 0.0)
-        total = sum(weights)
-        fractions = [w / total if total > 0 and ok else None for w, ok in zip(weights, identified)]
-    out = [_phase(library, i, score, p, s, z, f, ok)
-           for (i, score, p, s, z, _), f, ok in zip(found, fractions, identified)]
-    seen = {library.species[i] for i, *_ in found}
-    if first is None:
-        return out
-    cands, p = first
-    for r in np.argsort(-p, kind="stable"):  # the first search's other candidates, one per species
-        if len(out) >= top_k:
-            break
-        i = int(cands.index[r])
-        if library.species[i] in seen:
-            continue
-        seen.add(library.species[i])
-        out.append(_phase(library, i, float(cands.features[r, 0]), float(p[r]), float(cands.d_scale[r]),
-                          float(cands.shift[r]), None, False))
-    return out[:top_k]
+    search = _Search(m, library, max_phases, excluded)
+    while not search.done:
+        search.step(prepared)
+    return search.result(top_k)
 
 
 def match_many(intensities: Sequence[np.ndarray], library: Library, top_k: int = 5, max_phases: int = 3,
                batch: int = 16) -> list[list[PhaseMatch] | str]:
-    """``match_prepared`` for many patterns, the coarse pass batched (one matrix product per
-    ``batch`` patterns). A pattern that cannot be matched gets its error message instead."""
+    """``match_prepared`` for many patterns, the coarse passes batched: the first searches of
+    ``batch`` patterns share one matrix product over the library, and so do the searches of
+    their residues. A pattern that cannot be matched gets its error message instead."""
     from xrdfast.simulate import default_grid
 
+    _check(top_k, max_phases)
     grid = default_grid()
     prepared = prepare_library(library)
     out: list[list[PhaseMatch] | str] = []
     for start in range(0, len(intensities), batch):
-        measured: list[_Measured | str] = []
+        searches: list[_Search | str] = []
         for x in intensities[start:start + batch]:
             try:
-                measured.append(_measured(grid, x))
+                searches.append(_Search(_measured(grid, x), library, max_phases, None))
             except ValueError as error:
-                measured.append(str(error))
-        ok = [m for m in measured if not isinstance(m, str)]
-        coarse = _coarse(prepared, ok) if ok else None
-        k = 0
-        for m in measured:
-            if isinstance(m, str):
-                out.append(m)
-                continue
-            out.append(_match(m, library, top_k, max_phases, coarse_best=coarse[:, k]))
-            k += 1
+                searches.append(str(error))
+        while True:
+            active = [s for s in searches if not isinstance(s, str) and not s.done]
+            if not active:
+                break
+            coarse = _coarse(prepared, [s.current for s in active])
+            for k, s in enumerate(active):
+                s.step(prepared, coarse[:, k])
+        out += [s if isinstance(s, str) else s.result(top_k) for s in searches]
     return out
 
 
 def _phase(library: Library, i: int, score: float, p: float, d_scale: float, shift: float,
-           fraction: float | None, identified: bool) -> PhaseMatch:
+           fraction: float | None, identified: bool, eg_p: float | None = None) -> PhaseMatch:
     e = library.entry(i)
     return PhaseMatch(e.entry_id, e.name, e.formula, e.space_group, e.extinction_group, round(score, 6),
                       round(p, 6), round(d_scale, 6), round(shift, 4), None if fraction is None else round(fraction, 4),
-                      identified, i)
+                      identified, i, None if eg_p is None else round(eg_p, 6))
 
 
 def match(pattern: Any, library: Library | str | None = None, top_k: int = 5, *, wavelength: float | None = None,
@@ -552,16 +669,24 @@ def match(pattern: Any, library: Library | str | None = None, top_k: int = 5, *,
 def fuse(network: np.ndarray, matches: Sequence[PhaseMatch]) -> np.ndarray:
     """Extinction-group probabilities (99,) combining the network's with the matches'.
 
-    Candidates are taken as explanations in rank order: the first is right with its
-    probability p₁, else the second with p₂, …, else the network is: p(EG) = Σᵢ pᵢ Πⱼ<ᵢ (1 − pⱼ)
-    [EGᵢ = EG] + Πᵢ (1 − pᵢ) network(EG). With no confident match the network's answer stands."""
+    Each match's evidence is its calibrated probability that the pattern's extinction group is
+    its own (``eg_probability``; ``probability``, that the phase is present, when the
+    calibration has no group model), the strongest per group. The groups are taken as
+    explanations in the order of the matches (the best-ranked phase first): the first is right
+    with q₁, else the second with q₂, …, else the network is:
+    p(EG) = Σᵢ qᵢ Πⱼ<ᵢ (1 − qⱼ) [EGᵢ = EG] + Πᵢ (1 − qᵢ) network(EG). With no probable match
+    the network's answer stands."""
     network = np.asarray(network, dtype=np.float64)
+    evidence: dict[int, float] = {}   # insertion order: the order of the matches
+    for m in matches:
+        q = m.probability if m.eg_probability is None else m.eg_probability
+        q = min(max(float(q), 0.0), 1.0)
+        evidence[m.extinction_group] = max(evidence.get(m.extinction_group, 0.0), q)
     out = np.zeros_like(network)
     rest = 1.0
-    for m in matches:
-        p = min(max(m.probability, 0.0), 1.0)
-        out[m.extinction_group - 1] += rest * p
-        rest *= 1 - p
+    for eg, q in evidence.items():
+        out[eg - 1] += rest * q
+        rest *= 1 - q
     return out + rest * network / max(network.sum(), 1e-300)
 
 
