@@ -867,11 +867,16 @@ class DoubletTable {
   }
 };
 
-// The table for this ratio, built once per thread (and again only when the ratio changes).
+// The table for this ratio, built once per thread (~10 ms); the last four ratios are kept,
+// so that monochromatic (ratio 0) and K-alpha doublet patterns can alternate at no cost.
 const DoubletTable& doublet_table(double rho) {
-  thread_local std::unique_ptr<DoubletTable> table;
-  if (!table || table->rho() != rho) table = std::make_unique<DoubletTable>(rho);
-  return *table;
+  thread_local std::array<std::unique_ptr<DoubletTable>, 4> tables;
+  thread_local std::size_t next = 0;
+  for (const auto& t : tables)
+    if (t && t->rho() == rho) return *t;
+  auto& slot = tables[next++ % tables.size()];
+  slot = std::make_unique<DoubletTable>(rho);
+  return *slot;
 }
 
 // Block length of the fast background, in FWHM: the background varies over many FWHM.
@@ -879,7 +884,7 @@ constexpr double kFastBackgroundBlock = 1.0;
 
 // Typical FWHM (degrees) as estimate_fwhm measures it, on the maxima of blocks of 16 points
 // and with the base read from block minima: the same widths at a fraction of the cost.
-double quick_fwhm(const double* two_theta, const double* y, std::size_t n) {
+double quick_fwhm(const double* two_theta, const double* y, std::size_t n, double& y_lo, double& y_hi) {
   constexpr std::size_t B = 16;
   const double step = (two_theta[n - 1] - two_theta[0]) / double(n - 1);
   const std::size_t nbk = std::max<std::size_t>(1, n / B);
@@ -901,6 +906,8 @@ double quick_fwhm(const double* two_theta, const double* y, std::size_t n) {
     bmin[b] = std::min({mn[0], mn[1], mn[2], mn[3]});
     bmax[b] = std::max({mx[0], mx[1], mx[2], mx[3]});
   }
+  y_lo = *std::min_element(bmin.begin(), bmin.end());
+  y_hi = *std::max_element(bmax.begin(), bmax.end());
   // The first point of block b at its maximum (looked up only for the chosen blocks).
   auto arg_of = [&](std::size_t b) {
     std::size_t i = b * B;
@@ -1154,6 +1161,23 @@ bool measure_peak(const double* two_theta, const R& r, const RS& rs, std::size_t
   for (std::ptrdiff_t j = std::max<std::ptrdiff_t>(1, i0 - reach); j <= std::min(N - 2, i0 + reach); ++j)
     if (rs(j) > rs(im)) im = j;
   if (!(rs(im) > 0)) return false;
+  const double x2c = doublet ? ka2_position(x_cand, o.wavelength, o.wavelength2) : NAN;
+  const double sep_c = std::isfinite(x2c) ? x2c - x_cand : 0.0;
+  if (!(rs(im) >= rs(im - 1) && rs(im) >= rs(im + 1)) && rs(i0) > 0) {
+    // No maximum near the candidate: a shoulder on a taller neighbour's flank. Its top is
+    // where the curvature peaked (the candidate), its width the typical one.
+    const DoubletTable::Shape s = table.at(0.5, sep_c / fwhm);
+    top_seen = rs(i0);
+    pk.two_theta = x_cand - fwhm * s.vertex;
+    pk.height = top_seen / s.height;
+    pk.fwhm = fwhm;
+    pk.eta = 0.5;
+    pk.area = pk.height * fwhm * (0.5 * kLorentzArea + 0.5 * kGaussArea);
+    const double sd = noise[std::size_t(i0)];
+    pk.sigma_two_theta = std::sqrt(2 * (fwhm / 2.354820045) * step / std::sqrt(M_PI)) * sd / pk.height;
+    pk.snr = pk.height / sd;
+    return true;
+  }
   // Left half-maximum distance of the smoothed data (points), for the parabola's window.
   auto left_crossing = [&](std::ptrdiff_t from, double level, double& dist) {
     const std::ptrdiff_t stop = std::max<std::ptrdiff_t>(0, from - std::ptrdiff_t(4 * wp) - 4);
@@ -1259,7 +1283,9 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
                        const PeakOptions& o, bool want_arrays = true) {
   const double step = (two_theta[n - 1] - two_theta[0]) / double(n - 1);
   PeakSearch result;
-  double fwhm = o.fwhm > 0 ? o.fwhm : quick_fwhm(two_theta, y, n);
+  double y_lo = 0, y_hi = 0;
+  double fwhm = quick_fwhm(two_theta, y, n, y_lo, y_hi);
+  if (o.fwhm > 0) fwhm = o.fwhm;
   if (!(fwhm > 0)) fwhm = 10 * step;
   result.fwhm = fwhm;
   const double wp = fwhm / step;
@@ -1277,9 +1303,6 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   } else if (o.counts) {
     result.noise.resize(n);
     for (std::size_t i = 0; i < n; ++i) result.noise[i] = std::sqrt(std::max(bgp[i], 1.0));
-  } else {
-    result.noise.resize(n);
-    segments_to_lines(seg_sigma, n, result.noise.data());
   }
   std::vector<double>& noise = result.noise;
   thread_local std::vector<double> r_work, rs_work;  // reused across a batch's patterns
@@ -1301,26 +1324,29 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   const std::size_t nbn = rn.size();
   // The noise floor of the refined search (apply_noise_floor): the tallest block mean over
   // the background stands for the tallest point, the quantum is read from every 4th difference.
-  double t4[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0}, q4[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+  double t4[4] = {0, 0, 0, 0}, q4[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
   {
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      for (std::size_t j = 0; j < 4; ++j) {
-        const double a = std::abs(y[i + j]);
-        s4[j] = a > s4[j] ? a : s4[j];
-      }
-    for (; i < n; ++i) s4[0] = std::max(s4[0], std::abs(y[i]));
-    for (std::size_t b = 0; b < nbn; ++b) t4[b & 3] = rn[b] > t4[b & 3] ? rn[b] : t4[b & 3];
-    for (i = 1; i + 16 <= n; i += 16)
+    std::size_t b = 0;
+    for (; b + 4 <= nbn; b += 4)
+      for (std::size_t j = 0; j < 4; ++j) t4[j] = rn[b + j] > t4[j] ? rn[b + j] : t4[j];
+    for (; b < nbn; ++b) t4[0] = std::max(t4[0], rn[b]);
+    for (std::size_t i = 1; i + 16 <= n; i += 16)
       for (std::size_t j = 0; j < 4; ++j) {
         const double d = std::abs(y[i + 4 * j] - y[i + 4 * j - 1]);
         q4[j] = d > 0 && d < q4[j] ? d : q4[j];
       }
   }
-  const double top = std::max({t4[0], t4[1], t4[2], t4[3]}), scale = std::max({s4[0], s4[1], s4[2], s4[3]});
+  const double top = std::max({t4[0], t4[1], t4[2], t4[3]}), scale = std::max(std::abs(y_lo), std::abs(y_hi));
   const double quantum = std::min({q4[0], q4[1], q4[2], q4[3]});
   const double floor = std::max({1e-6 * top, std::isfinite(quantum) ? quantum : 0.0, 1e-9 * scale, 1e-300});
-  for (double& v : noise) v = std::max(v, floor);
+  if (noise.empty()) {  // from the data: the floor applied to the segments, then one pass
+    std::vector<double> floored(seg_sigma);
+    for (double& v : floored) v = std::max(v, floor);
+    noise.resize(n);
+    segments_to_lines(floored, n, noise.data());
+  } else {
+    for (double& v : noise) v = std::max(v, floor);
+  }
   if (!(top > 1e-9 * scale) || !(scale > 0)) return result;  // flat (all zero: the LLS round trip's 1e-13 is no peak)
 
   std::vector<Candidate> cands;
