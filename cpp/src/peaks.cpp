@@ -1267,7 +1267,7 @@ bool measure_peak(const double* two_theta, const R& r, const RS& rs, std::size_t
   const double x2 = doublet ? ka2_position(xv, o.wavelength, o.wavelength2) : NAN;
   const double sep = std::isfinite(x2) ? x2 - xv : 0.0;
   double w = has_half ? 2 * half : has_right ? 2 * right : fwhm, eta = 0.5;
-  for (int it = 0; it < 3; ++it) {
+  for (int it = 0; it < 4; ++it) {
     const DoubletTable::Shape s = table.at(eta, sep / w);
     if (has_half) w = half / s.half;
     else if (has_right) w = right / s.right;
