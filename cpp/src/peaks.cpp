@@ -1434,6 +1434,9 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   }
   double widest = 0;
   for (const Peak& pk : found) widest = std::max(widest, pk.fwhm);
+  std::vector<double> x2s(found.size(), NAN);  // each peak's K-alpha2 position, once
+  if (rho > 0)
+    for (std::size_t a = 0; a < found.size(); ++a) x2s[a] = ka2_position(found[a].two_theta, o.wavelength, o.wavelength2);
   for (std::size_t b = 0; b < found.size(); ++b) {
     const Peak& pb = found[b];
     double expected = 0;
@@ -1444,10 +1447,7 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
       const Peak& pa = found[a];
       if (a == b || !(pa.height > pb.height) || std::abs(pa.two_theta - pb.two_theta) > 10 * pa.fwhm) continue;
       expected += pa.height * pseudo_voigt((pb.two_theta - pa.two_theta) / pa.fwhm, pa.eta).p;
-      if (rho > 0) {
-        const double x2 = ka2_position(pa.two_theta, o.wavelength, o.wavelength2);
-        if (std::isfinite(x2)) expected += rho * pa.height * pseudo_voigt((pb.two_theta - x2) / pa.fwhm, pa.eta).p;
-      }
+      if (std::isfinite(x2s[a])) expected += rho * pa.height * pseudo_voigt((pb.two_theta - x2s[a]) / pa.fwhm, pa.eta).p;
     }
     const double sd = noise[std::size_t(std::clamp<std::ptrdiff_t>(std::lround((pb.two_theta - two_theta[0]) / step), 0, std::ptrdiff_t(n) - 1))];
     explained[b] = expected > 0 && top_seen[b] < 1.2 * expected + 3 * sd;
