@@ -5,6 +5,10 @@
 #include <array>
 #include <cmath>
 #include <memory>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdexcept>
 
 #include <Eigen/Dense>
@@ -821,25 +825,26 @@ class DoubletTable {
   // Where P falls to `level` walking from t0 in direction dir (+-1): a scan, then bisection.
   double crossing(double t0, double level, int dir, double eta, double delta) const {
     double a = t0, b = t0;
-    for (int i = 0; i < 4000; ++i) {
-      b = t0 + dir * 0.01 * (i + 1);
+    for (int i = 0; i < 2000; ++i) {
+      b = t0 + dir * 0.05 * (i + 1);
       if (value(b, eta, delta) < level) break;
       a = b;
     }
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < 45; ++i) {
       const double m = 0.5 * (a + b);
       (value(m, eta, delta) < level ? b : a) = m;
     }
     return 0.5 * (a + b);
   }
   Shape compute(double eta, double delta) const {
-    // The maximum: a scan of step 0.005 between the lines, then golden-section.
+    // The maximum: a scan of step 0.02 between the lines (finer than any basin), then
+    // golden-section to rounding.
     double best = -0.5, top = -1;
-    for (double t = -0.5; t <= delta + 0.5; t += 0.005) {
+    for (double t = -0.5; t <= delta + 0.5; t += 0.02) {
       const double v = value(t, eta, delta);
       if (v > top) { top = v; best = t; }
     }
-    double lo = best - 0.005, hi = best + 0.005;
+    double lo = best - 0.02, hi = best + 0.02;
     for (int i = 0; i < 40; ++i) {
       const double m1 = lo + 0.382 * (hi - lo), m2 = lo + 0.618 * (hi - lo);
       (value(m1, eta, delta) < value(m2, eta, delta) ? lo : hi) = value(m1, eta, delta) < value(m2, eta, delta) ? m1 : m2;
@@ -867,11 +872,16 @@ class DoubletTable {
   }
 };
 
-// The table for this ratio, built once per thread (and again only when the ratio changes).
+// The table for this ratio, built once per thread (a few ms); the last four ratios are kept,
+// so that monochromatic (ratio 0) and K-alpha doublet patterns can alternate at no cost.
 const DoubletTable& doublet_table(double rho) {
-  thread_local std::unique_ptr<DoubletTable> table;
-  if (!table || table->rho() != rho) table = std::make_unique<DoubletTable>(rho);
-  return *table;
+  thread_local std::array<std::unique_ptr<DoubletTable>, 4> tables;
+  thread_local std::size_t next = 0;
+  for (const auto& t : tables)
+    if (t && t->rho() == rho) return *t;
+  auto& slot = tables[next++ % tables.size()];
+  slot = std::make_unique<DoubletTable>(rho);
+  return *slot;
 }
 
 // Block length of the fast background, in FWHM: the background varies over many FWHM.
@@ -879,21 +889,33 @@ constexpr double kFastBackgroundBlock = 1.0;
 
 // Typical FWHM (degrees) as estimate_fwhm measures it, on the maxima of blocks of 16 points
 // and with the base read from block minima: the same widths at a fraction of the cost.
-double quick_fwhm(const double* two_theta, const double* y, std::size_t n) {
+double quick_fwhm(const double* two_theta, const double* y, std::size_t n, double& y_lo, double& y_hi) {
   constexpr std::size_t B = 16;
   const double step = (two_theta[n - 1] - two_theta[0]) / double(n - 1);
   const std::size_t nbk = std::max<std::size_t>(1, n / B);
   std::vector<double> bmin(nbk), bmax(nbk);
   for (std::size_t b = 0; b < nbk; ++b) {
     const std::size_t lo = b * B, hi = b + 1 == nbk ? n : lo + B;
-    // Four interleaved maxima and minima, so that the comparisons do not wait on each other.
+    // Four interleaved maxima and minima, so that the comparisons do not wait on each other
+    // (two SSE2 registers of two where the compiler has them: every x86-64 does).
     double mn[4] = {y[lo], y[lo], y[lo], y[lo]}, mx[4] = {y[lo], y[lo], y[lo], y[lo]};
     std::size_t i = lo;
+#if defined(__SSE2__)
+    __m128d mx01 = _mm_set1_pd(y[lo]), mx23 = mx01, mn01 = mx01, mn23 = mx01;
+    for (; i + 4 <= hi; i += 4) {
+      const __m128d a = _mm_loadu_pd(y + i), c = _mm_loadu_pd(y + i + 2);
+      mx01 = _mm_max_pd(mx01, a); mx23 = _mm_max_pd(mx23, c);
+      mn01 = _mm_min_pd(mn01, a); mn23 = _mm_min_pd(mn23, c);
+    }
+    _mm_storeu_pd(mx, mx01); _mm_storeu_pd(mx + 2, mx23);
+    _mm_storeu_pd(mn, mn01); _mm_storeu_pd(mn + 2, mn23);
+#else
     for (; i + 4 <= hi; i += 4)
       for (std::size_t j = 0; j < 4; ++j) {
         mx[j] = y[i + j] > mx[j] ? y[i + j] : mx[j];
         mn[j] = y[i + j] < mn[j] ? y[i + j] : mn[j];
       }
+#endif
     for (; i < hi; ++i) {
       mx[0] = std::max(mx[0], y[i]);
       mn[0] = std::min(mn[0], y[i]);
@@ -901,6 +923,8 @@ double quick_fwhm(const double* two_theta, const double* y, std::size_t n) {
     bmin[b] = std::min({mn[0], mn[1], mn[2], mn[3]});
     bmax[b] = std::max({mx[0], mx[1], mx[2], mx[3]});
   }
+  y_lo = *std::min_element(bmin.begin(), bmin.end());
+  y_hi = *std::max_element(bmax.begin(), bmax.end());
   // The first point of block b at its maximum (looked up only for the chosen blocks).
   auto arg_of = [&](std::size_t b) {
     std::size_t i = b * B;
@@ -950,8 +974,9 @@ double quick_fwhm(const double* two_theta, const double* y, std::size_t n) {
 }
 
 // Noise per segment of ~kSegment points as estimate_noise measures it (MAD start, clipped
-// mean of |second differences|, lags 1 and 2, the larger), on every 8th point only (~130
-// differences per segment: the standard deviation to ~6 %).
+// mean of |second differences|), on every 8th point only (~130 differences per segment: the
+// standard deviation to ~6 %) and at lag 2 only: for independent noise lags 1 and 2 read the
+// same, and for interpolated or smoothed data lag 2 is the larger, the one estimate_noise keeps.
 std::vector<double> quick_noise_segments(const double* y, std::size_t n) {
   constexpr double kClip = 3.0, kClippedMeanAbs = 0.791157;
   const std::size_t k = std::max<std::size_t>(1, n / kSegment);
@@ -961,7 +986,7 @@ std::vector<double> quick_noise_segments(const double* y, std::size_t n) {
   for (std::size_t s = 0; s < k; ++s) {
     const std::size_t lo = std::max<std::size_t>(2, s * n / k), hi = std::min(n - 2, (s + 1) * n / k);
     double best = 0;
-    for (std::size_t lag = 1; lag <= 2; ++lag) {
+    for (std::size_t lag = 2; lag <= 2; ++lag) {
       e.clear();
       for (std::size_t i = lo; i < hi; i += 8) e.push_back(std::abs(y[i - lag] - 2 * y[i] + y[i + lag]));
       if (e.size() < 32) continue;
@@ -971,15 +996,23 @@ std::vector<double> quick_noise_segments(const double* y, std::size_t n) {
       for (std::size_t i = 0; i < e.size(); i += 4) start.push_back(e[i]);
       double sd = kMadToSigma * median_inplace(start);
       for (int pass = 0; pass < 3 && sd > 0; ++pass) {
-        double sum = 0, count = 0;
+        double sum[4] = {0, 0, 0, 0}, cnt[4] = {0, 0, 0, 0};  // four lanes: no chain of dependent adds
         const double cut = kClip * sd;
-        for (double d : e) {
-          const bool in = d < cut;
-          sum += in ? d : 0.0;
-          count += in ? 1.0 : 0.0;
+        std::size_t i = 0;
+        for (; i + 4 <= e.size(); i += 4)
+          for (std::size_t j = 0; j < 4; ++j) {
+            const bool in = e[i + j] < cut;
+            sum[j] += in ? e[i + j] : 0.0;
+            cnt[j] += in ? 1.0 : 0.0;
+          }
+        for (; i < e.size(); ++i) {
+          const bool in = e[i] < cut;
+          sum[0] += in ? e[i] : 0.0;
+          cnt[0] += in ? 1.0 : 0.0;
         }
+        const double count = cnt[0] + cnt[1] + cnt[2] + cnt[3];
         if (count < 8) break;
-        sd = sum / count / kClippedMeanAbs;
+        sd = (sum[0] + sum[1] + sum[2] + sum[3]) / count / kClippedMeanAbs;
       }
       best = std::max(best, sd / std::sqrt(6.0));
     }
@@ -1013,9 +1046,12 @@ std::vector<double> block_means(const double* v, std::size_t n, std::size_t D) {
   std::vector<double> out(nb);
   for (std::size_t b = 0; b < nb; ++b) {
     const std::size_t lo = b * D, hi = b + 1 == nb ? n : lo + D;
-    double sum = 0;
-    for (std::size_t i = lo; i < hi; ++i) sum += v[i];
-    out[b] = sum / double(hi - lo);
+    double sum[4] = {0, 0, 0, 0};  // four lanes: no chain of dependent adds
+    std::size_t i = lo;
+    for (; i + 4 <= hi; i += 4)
+      for (std::size_t j = 0; j < 4; ++j) sum[j] += v[i + j];
+    for (; i < hi; ++i) sum[0] += v[i];
+    out[b] = (sum[0] + sum[1] + sum[2] + sum[3]) / double(hi - lo);
   }
   return out;
 }
@@ -1154,6 +1190,23 @@ bool measure_peak(const double* two_theta, const R& r, const RS& rs, std::size_t
   for (std::ptrdiff_t j = std::max<std::ptrdiff_t>(1, i0 - reach); j <= std::min(N - 2, i0 + reach); ++j)
     if (rs(j) > rs(im)) im = j;
   if (!(rs(im) > 0)) return false;
+  const double x2c = doublet ? ka2_position(x_cand, o.wavelength, o.wavelength2) : NAN;
+  const double sep_c = std::isfinite(x2c) ? x2c - x_cand : 0.0;
+  if (!(rs(im) >= rs(im - 1) && rs(im) >= rs(im + 1)) && rs(i0) > 0) {
+    // No maximum near the candidate: a shoulder on a taller neighbour's flank. Its top is
+    // where the curvature peaked (the candidate), its width the typical one.
+    const DoubletTable::Shape s = table.at(0.5, sep_c / fwhm);
+    top_seen = rs(i0);
+    pk.two_theta = x_cand - fwhm * s.vertex;
+    pk.height = top_seen / s.height;
+    pk.fwhm = fwhm;
+    pk.eta = 0.5;
+    pk.area = pk.height * fwhm * (0.5 * kLorentzArea + 0.5 * kGaussArea);
+    const double sd = noise[std::size_t(i0)];
+    pk.sigma_two_theta = std::sqrt(2 * (fwhm / 2.354820045) * step / std::sqrt(M_PI)) * sd / pk.height;
+    pk.snr = pk.height / sd;
+    return true;
+  }
   // Left half-maximum distance of the smoothed data (points), for the parabola's window.
   auto left_crossing = [&](std::ptrdiff_t from, double level, double& dist) {
     const std::ptrdiff_t stop = std::max<std::ptrdiff_t>(0, from - std::ptrdiff_t(4 * wp) - 4);
@@ -1259,7 +1312,9 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
                        const PeakOptions& o, bool want_arrays = true) {
   const double step = (two_theta[n - 1] - two_theta[0]) / double(n - 1);
   PeakSearch result;
-  double fwhm = o.fwhm > 0 ? o.fwhm : quick_fwhm(two_theta, y, n);
+  double y_lo = 0, y_hi = 0;
+  double fwhm = quick_fwhm(two_theta, y, n, y_lo, y_hi);
+  if (o.fwhm > 0) fwhm = o.fwhm;
   if (!(fwhm > 0)) fwhm = 10 * step;
   result.fwhm = fwhm;
   const double wp = fwhm / step;
@@ -1277,9 +1332,6 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   } else if (o.counts) {
     result.noise.resize(n);
     for (std::size_t i = 0; i < n; ++i) result.noise[i] = std::sqrt(std::max(bgp[i], 1.0));
-  } else {
-    result.noise.resize(n);
-    segments_to_lines(seg_sigma, n, result.noise.data());
   }
   std::vector<double>& noise = result.noise;
   thread_local std::vector<double> r_work, rs_work;  // reused across a batch's patterns
@@ -1301,26 +1353,29 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   const std::size_t nbn = rn.size();
   // The noise floor of the refined search (apply_noise_floor): the tallest block mean over
   // the background stands for the tallest point, the quantum is read from every 4th difference.
-  double t4[4] = {0, 0, 0, 0}, s4[4] = {0, 0, 0, 0}, q4[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+  double t4[4] = {0, 0, 0, 0}, q4[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
   {
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      for (std::size_t j = 0; j < 4; ++j) {
-        const double a = std::abs(y[i + j]);
-        s4[j] = a > s4[j] ? a : s4[j];
-      }
-    for (; i < n; ++i) s4[0] = std::max(s4[0], std::abs(y[i]));
-    for (std::size_t b = 0; b < nbn; ++b) t4[b & 3] = rn[b] > t4[b & 3] ? rn[b] : t4[b & 3];
-    for (i = 1; i + 16 <= n; i += 16)
+    std::size_t b = 0;
+    for (; b + 4 <= nbn; b += 4)
+      for (std::size_t j = 0; j < 4; ++j) t4[j] = rn[b + j] > t4[j] ? rn[b + j] : t4[j];
+    for (; b < nbn; ++b) t4[0] = std::max(t4[0], rn[b]);
+    for (std::size_t i = 1; i + 16 <= n; i += 16)
       for (std::size_t j = 0; j < 4; ++j) {
         const double d = std::abs(y[i + 4 * j] - y[i + 4 * j - 1]);
         q4[j] = d > 0 && d < q4[j] ? d : q4[j];
       }
   }
-  const double top = std::max({t4[0], t4[1], t4[2], t4[3]}), scale = std::max({s4[0], s4[1], s4[2], s4[3]});
+  const double top = std::max({t4[0], t4[1], t4[2], t4[3]}), scale = std::max(std::abs(y_lo), std::abs(y_hi));
   const double quantum = std::min({q4[0], q4[1], q4[2], q4[3]});
   const double floor = std::max({1e-6 * top, std::isfinite(quantum) ? quantum : 0.0, 1e-9 * scale, 1e-300});
-  for (double& v : noise) v = std::max(v, floor);
+  if (noise.empty()) {  // from the data: the floor applied to the segments, then one pass
+    std::vector<double> floored(seg_sigma);
+    for (double& v : floored) v = std::max(v, floor);
+    noise.resize(n);
+    segments_to_lines(floored, n, noise.data());
+  } else {
+    for (double& v : noise) v = std::max(v, floor);
+  }
   if (!(top > 1e-9 * scale) || !(scale > 0)) return result;  // flat (all zero: the LLS round trip's 1e-13 is no peak)
 
   std::vector<Candidate> cands;
@@ -1379,6 +1434,9 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   }
   double widest = 0;
   for (const Peak& pk : found) widest = std::max(widest, pk.fwhm);
+  std::vector<double> x2s(found.size(), NAN);  // each peak's K-alpha2 position, once
+  if (rho > 0)
+    for (std::size_t a = 0; a < found.size(); ++a) x2s[a] = ka2_position(found[a].two_theta, o.wavelength, o.wavelength2);
   for (std::size_t b = 0; b < found.size(); ++b) {
     const Peak& pb = found[b];
     double expected = 0;
@@ -1389,10 +1447,7 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
       const Peak& pa = found[a];
       if (a == b || !(pa.height > pb.height) || std::abs(pa.two_theta - pb.two_theta) > 10 * pa.fwhm) continue;
       expected += pa.height * pseudo_voigt((pb.two_theta - pa.two_theta) / pa.fwhm, pa.eta).p;
-      if (rho > 0) {
-        const double x2 = ka2_position(pa.two_theta, o.wavelength, o.wavelength2);
-        if (std::isfinite(x2)) expected += rho * pa.height * pseudo_voigt((pb.two_theta - x2) / pa.fwhm, pa.eta).p;
-      }
+      if (std::isfinite(x2s[a])) expected += rho * pa.height * pseudo_voigt((pb.two_theta - x2s[a]) / pa.fwhm, pa.eta).p;
     }
     const double sd = noise[std::size_t(std::clamp<std::ptrdiff_t>(std::lround((pb.two_theta - two_theta[0]) / step), 0, std::ptrdiff_t(n) - 1))];
     explained[b] = expected > 0 && top_seen[b] < 1.2 * expected + 3 * sd;
