@@ -50,7 +50,10 @@ def fit(d: dict[str, np.ndarray], rows: np.ndarray) -> FusionParameters:
     best = None
     for gate in FIGURE_OF_MERIT_GATES:
         start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0, 0.0, 0.0])
-        result = minimize(lambda x: nll(parameters(x, gate), d, rows), start, method="Powell",
+        # signs fixed by physics: a better figure of merit never lowers the trust, unindexed
+        # peaks and a worse profile fit never raise it, other systems are never favoured
+        bounds = [(None, None), (-100, 0), (None, None), (None, None), (0, 10), (-100, 0), (-10, 0)]
+        result = minimize(lambda x: nll(parameters(x, gate), d, rows), start, method="Powell", bounds=bounds,
                           options={"maxiter": 20000, "xtol": 1e-4, "ftol": 1e-7})
         if best is None or result.fun < best[0] - 1e-4:
             best = (result.fun, parameters(result.x, gate))

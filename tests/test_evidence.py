@@ -226,6 +226,17 @@ def test_fusion_mixes_the_posterior_and_the_network_by_the_trust_in_the_cell() -
     np.testing.assert_allclose(fuse(net, np.full(99, np.nan), params, 1e3), net)  # no evidence: the network
 
 
+def test_a_cell_that_leaves_many_peaks_unindexed_warns_of_a_mixture() -> None:
+    from xrdfast.classify import MIXTURE_UNINDEXED, _fusion_warnings
+    from xrdfast.fusion import Fused
+
+    net = np.full(99, 1 / 99)
+    for unindexed in (0.1, 0.5):
+        ix = Indexing((5.64, 5.64, 5.64, 90, 90, 90), "cF", 60.0, unindexed=unindexed)
+        warned = any("likely a mixture" in w for w in _fusion_warnings(Fused(net, "indexed", ix, None)))
+        assert warned == (unindexed > MIXTURE_UNINDEXED)
+
+
 def test_classify_with_and_without_a_cell() -> None:
     nacl = xrdfast.from_arrays((5.64, 5.64, 5.64, 90, 90, 90), 225, ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     widths = dict(U=0.005, V=-0.001, W=0.005, eta=0.2)
