@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover
 
 import numpy as np
 
-from xrdfast.indexing import IndexingTimeLimitWarning, index_many, niggli_cell, same_lattice
+from xrdfast.indexing import IndexingTimeLimitWarning, index_many, same_lattice
 from xrdfast.minerals import amcsd_minerals
 from xrdfast.simulate import simulate
 

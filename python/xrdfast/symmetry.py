@@ -1,7 +1,14 @@
 """Space group -> extinction group, accepting whatever a user has in hand."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 from xrdfast._core import ExtinctionGroup, SpaceGroup, extinction_group_number
+
+if TYPE_CHECKING:  # annotations only: numpy is imported where the work is done
+    import numpy as np
+
+    from xrdfast._core import Crystal
 
 SpaceGroupLike = int | str | SpaceGroup
 
@@ -147,7 +154,7 @@ def find_symmetry(crystal: "Crystal", tolerance: float = 0.01) -> tuple["Crystal
 
     import numpy as np
 
-    from xrdfast._core import Crystal, SymOp, identify_operations
+    from xrdfast._core import Crystal, SymOp
 
     atoms = crystal.atoms()
     sites = crystal.sites()
