@@ -164,7 +164,7 @@ def extracted_peaks(crystal, amcsd_id: int, seed: int, variant: str) -> tuple[np
     if variant == "impurity":
         # two foreign peaks (pseudo-Voigt-free Gaussians of the pattern's width) among the
         # first twenty lines, 5-30 % of the strongest peak above the background
-        clean = search((grid, y), wavelength=params.wavelength, wavelength2=params.wavelength2).peaks
+        clean = search((grid, y), wavelength=params.wavelength, wavelength2=params.wavelength2, refine=True).peaks
         if len(clean) >= 4:
             hi = clean["two_theta"][min(19, len(clean) - 1)]
             fwhm = float(np.median(clean["fwhm"]))
@@ -172,7 +172,7 @@ def extracted_peaks(crystal, amcsd_id: int, seed: int, variant: str) -> tuple[np
                             rng.uniform(0.05, 0.3, 2) * clean["height"].max()):
                 y = y + h * np.exp(-4 * np.log(2) * ((grid - t) / fwhm) ** 2)
     start = time.perf_counter()
-    found = search((grid, y), wavelength=params.wavelength, wavelength2=params.wavelength2)
+    found = search((grid, y), wavelength=params.wavelength, wavelength2=params.wavelength2, refine=True)  # as fusion.index_pattern
     return found.peaks, float(params.wavelength), time.perf_counter() - start
 
 
