@@ -354,6 +354,27 @@ constexpr double kFitReach = 3.0;  // each peak's fit window: +-3 FWHM around K-
 constexpr double kMinWidth = 0.3, kMaxWidth = 2.0;
 constexpr double kMerge = 0.25;  // fitted peaks closer than this share of their FWHM are one peak
 
+// Appends pk (peaks in 2theta order) unless it lies within kMerge FWHM of the last peak kept:
+// then the taller of the two stands for both.
+void add_unless_duplicate(std::vector<Peak>& peaks, const Peak& pk) {
+  if (!peaks.empty()) {
+    Peak& last = peaks.back();
+    if (pk.two_theta - last.two_theta < kMerge * std::min(pk.fwhm, last.fwhm)) {
+      if (pk.height > last.height) last = pk;
+      return;
+    }
+  }
+  peaks.push_back(pk);
+}
+
+// Each peak's d (Bragg's law at the search's wavelength) and Q = 2 pi / d.
+void set_spacings(std::vector<Peak>& peaks, double wavelength) {
+  for (Peak& pk : peaks) {
+    pk.d = wavelength / (2 * std::sin(0.5 * pk.two_theta * kDeg));
+    pk.q = 2 * M_PI / pk.d;
+  }
+}
+
 struct Candidate {
   double x, h, w, eta;
   double score;  // curvature significance
@@ -742,20 +763,9 @@ PeakSearch search_refined(const double* two_theta, const double* y, const double
   for (const auto& [pk0, sx] : kept) {
     Peak pk = pk0;
     pk.sigma_two_theta = sx;
-    if (!result.peaks.empty()) {
-      Peak& last = result.peaks.back();
-      if (pk.two_theta - last.two_theta < kMerge * std::min(pk.fwhm, last.fwhm)) {
-        if (pk.height > last.height) last = pk;
-        continue;
-      }
-    }
-    result.peaks.push_back(pk);
+    add_unless_duplicate(result.peaks, pk);
   }
-  for (Peak& pk : result.peaks) {
-    const double sin_theta = std::sin(0.5 * pk.two_theta * kDeg);
-    pk.d = o.wavelength / (2 * sin_theta);
-    pk.q = 2 * M_PI / pk.d;
-  }
+  set_spacings(result.peaks, o.wavelength);
   return result;
 }
 
@@ -1461,21 +1471,9 @@ PeakSearch search_fast(const double* two_theta, const double* y, const double* s
   double tallest = 0;
   for (const Peak& pk : found) tallest = std::max(tallest, pk.height);
   std::sort(found.begin(), found.end(), [](const Peak& u, const Peak& v) { return u.two_theta < v.two_theta; });
-  for (const Peak& pk : found) {
-    if (pk.height < o.min_relative_height * tallest) continue;
-    if (!result.peaks.empty()) {
-      Peak& last = result.peaks.back();
-      if (pk.two_theta - last.two_theta < kMerge * std::min(pk.fwhm, last.fwhm)) {
-        if (pk.height > last.height) last = pk;
-        continue;
-      }
-    }
-    result.peaks.push_back(pk);
-  }
-  for (Peak& pk : result.peaks) {
-    pk.d = o.wavelength / (2 * std::sin(0.5 * pk.two_theta * kDeg));
-    pk.q = 2 * M_PI / pk.d;
-  }
+  for (const Peak& pk : found)
+    if (!(pk.height < o.min_relative_height * tallest)) add_unless_duplicate(result.peaks, pk);
+  set_spacings(result.peaks, o.wavelength);
   return result;
 }
 
