@@ -497,6 +497,15 @@ def _size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
 
+def _first_member(src: str, archive: zipfile.ZipFile, names: list[str], wanted: str, kind: str) -> str:
+    """The first of ``names`` (the archive's members that can hold the scan, best first), or
+    an error naming what the archive holds instead."""
+    if not names:
+        listed = ", ".join(archive.namelist()[:5]) or "none"
+        raise _error(src, f"no {wanted} in the archive (members: {listed}); expected a {kind} file")
+    return names[0]
+
+
 def _member(src: str, archive: zipfile.ZipFile, name: str, limit: int = MAX_PATTERN_BYTES) -> bytes:
     """An archive member's bytes, refused unread when its declared size exceeds ``limit``
     (a zip bomb, or not a pattern: a 200 kB BRML can unpack to hundreds of MB of XML)."""

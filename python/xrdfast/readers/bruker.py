@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from xrdfast.readers._base import (MAX_POINTS, MAX_XML_BYTES, _Scan, _angstrom, _children, _descendants,
-                                   _error, _floats, _member, _plausible, _points, _quote, _xml, _zip)
+                                   _error, _first_member, _floats, _member, _plausible, _points, _quote, _xml, _zip)
 
 
 class _Binary:
@@ -236,11 +236,7 @@ def _read_brml(src: str, data: bytes) -> _Scan:
     archive = _zip(src, data, "Bruker BRML")
     names = sorted((n for n in archive.namelist() if _BRML_MEMBER.search(n)),
                    key=lambda n: (int(_BRML_MEMBER.search(n).group(2) or 0), n))  # type: ignore[union-attr]
-    if not names:
-        listed = ", ".join(archive.namelist()[:5]) or "none"
-        raise _error(src, f"no Experiment*/RawData*.xml in the archive (members: {listed}); expected a "
-                     "Bruker BRML file")
-    name = names[0]
+    name = _first_member(src, archive, names, "Experiment*/RawData*.xml", "Bruker BRML")
     where = f"{src} [{name}]"
     member = _member(src, archive, name, MAX_XML_BYTES)
     rows_declared = member.count(b"<Datum")

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from xrdfast.readers._base import (ANODE_WAVELENGTHS, MAX_XML_BYTES, _Scan, _angstrom, _columns, _descendants,
-                                   _error, _lines, _member, _plausible, _text, _xml, _zip)
+                                   _error, _first_member, _lines, _member, _plausible, _text, _xml, _zip)
 
 
 _RASX_PROFILE = re.compile(r"(^|/)Data(\d+)/Profile(\d+)\.txt$")
@@ -93,11 +93,7 @@ def _read_ras(src: str, data: bytes) -> _Scan:
 def _read_rasx(src: str, data: bytes) -> _Scan:
     archive = _zip(src, data, "Rigaku RASX")
     profiles = sorted(n for n in archive.namelist() if _RASX_PROFILE.search(n))
-    if not profiles:
-        listed = ", ".join(archive.namelist()[:5]) or "none"
-        raise _error(src, f"no Data0/Profile0.txt in the archive (members: {listed}); expected a Rigaku "
-                     "RASX file")
-    name = profiles[0]
+    name = _first_member(src, archive, profiles, "Data0/Profile0.txt", "Rigaku RASX")
     where = f"{src} [{name}]"
     text = _text(where, _member(src, archive, name), "Rigaku profile")
     table, numbers, _ = _columns(where, text, "2θ, counts[, attenuation]")
