@@ -65,6 +65,20 @@ def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | 
     print(line)
 
 
+def classify_answer(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From saved components (``indexed``): the fused probabilities, whether the evidence was
+    used, and the abstention ``classify(..., match=False)`` decides (the fusion's threshold
+    where fused, the network's elsewhere, always out of distribution)."""
+    from xrdfast.classify import load_model
+    from xrdfast.fusion import FUSION, fuse
+
+    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
+    used = (FUSION.trust(d["fom"]) > 0) & ~np.isnan(d["rel"]).all(1)
+    abstain = np.where(used, fused.max(1) < FUSION.abstain_below,
+                       fused.max(1) < load_model().calibration.abstain_below)
+    return fused, used, abstain | d.get("out_of_distribution", False)
+
+
 def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -> None:
     """The measured development patterns through what ``classify(..., match=False)`` computes
     (peaks, indexing, evidence, fusion; abstention on the fused top-1 or out of
@@ -72,18 +86,14 @@ def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -
     also what ``classify`` does by default (search-match fused on top, as
     ``match.with_matches`` does)."""
     from xrdfast.classify import load_model
-    from xrdfast.fusion import FUSION, fuse
+    from xrdfast.fusion import FUSION
     from xrdfast.prior import extinction_group_prior
 
     with np.load(path) as data:
         x, intensity, labels = data["two_theta"], data["intensity"], data["eg"].astype(int)
     t = time.perf_counter()
     d = indexed([(x, row) for row in intensity], workers, wavelength=1.5418)
-    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
-    used = FUSION.trust(d["fom"]) > 0
-    used &= ~np.isnan(d["rel"]).all(1)
-    abstain = np.where(used, fused.max(1) < FUSION.abstain_below,
-                       fused.max(1) < load_model().calibration.abstain_below) | d["out_of_distribution"]
+    fused, used, abstain = classify_answer(d)
     print(f"{len(labels)} measured patterns in {time.perf_counter() - t:.0f} s; indexed and fused: {used.sum()}")
     report("frequency prior (icsd+cod)", np.tile(extinction_group_prior(), (len(labels), 1)), labels)
     report("network alone", d["network"], labels, load_model().calibration.abstain_below)
@@ -91,18 +101,16 @@ def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -
     prepared = d.pop("intensity")
     if with_match:
         from xrdfast.library import load_library
-        from xrdfast.match import MATCHED, fuse as fuse_matches, match_many
+        from xrdfast.match import MATCHED, match_many, matched_answer
 
         found = match_many(list(prepared), load_library())
         final, final_abstain, n_matched = fused.copy(), abstain.copy(), 0
         for i, matches in enumerate(found):
             if isinstance(matches, str):
                 continue
-            final[i] = fuse_matches(fused[i], matches)
-            matched = bool(matches) and matches[0].probability >= MATCHED
+            threshold = FUSION.abstain_below if used[i] else load_model().calibration.abstain_below
+            final[i], matched, final_abstain[i] = matched_answer(fused[i], matches, abstain[i], threshold)
             n_matched += matched
-            final_abstain[i] = abstain[i] and not matched and final[i].max() < (
-                FUSION.abstain_below if used[i] else load_model().calibration.abstain_below)
         print(f"matched (p >= {MATCHED}): {n_matched}")
         report("classify default (search-match, then indexed or network)", final, labels, abstain=final_abstain)
         d["with_match"] = final
@@ -113,21 +121,16 @@ def rruff(path: str, workers: int, save: str | None, with_match: bool = False) -
 def rescore(path: str) -> None:
     """The saved components of a run (``--cell indexed --save`` or ``--rruff --save``) fused
     with the current ``FUSION``: the same numbers without rerunning peaks and indexing."""
-    from xrdfast.fusion import FUSION, fuse
+    from xrdfast.fusion import FUSION
     from xrdfast.prior import extinction_group_prior
 
     d = dict(np.load(path))
     labels = d["labels"].astype(int)
-    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
-    used = (FUSION.trust(d["fom"]) > 0) & ~np.isnan(d["rel"]).all(1)
+    fused, used, abstain = classify_answer(d)
     print(f"{path}: {len(labels)} patterns, fused {used.sum()}")
     report("frequency prior (icsd+cod)", np.tile(extinction_group_prior(), (len(labels), 1)), labels)
     report("network alone", d["network"], labels)
-    from xrdfast.classify import load_model
-
-    alone_below = load_model().calibration.abstain_below
-    report(f"fused where indexed (abstain below {FUSION.abstain_below} when fused)", fused, labels,
-           abstain=np.where(used, fused.max(1) < FUSION.abstain_below, fused.max(1) < alone_below))
+    report(f"fused where indexed (abstain below {FUSION.abstain_below} when fused)", fused, labels, abstain=abstain)
 
 
 def _init_worker() -> None:
@@ -141,7 +144,7 @@ def _indexed_evidence(intensity: np.ndarray) -> dict:
     """What ``classify`` computes for one prepared pattern on the model grid: the best cell of
     its peaks and the extinction evidence of that cell (no figure-of-merit gate: the fit
     chooses it)."""
-    from xrdfast.fusion import index_pattern
+    from xrdfast.fusion import evidence_of, index_pattern
     from xrdfast.grid import CU_KA1
     from xrdfast.readers import ANODE_WAVELENGTHS
 
@@ -154,9 +157,7 @@ def _indexed_evidence(intensity: np.ndarray) -> dict:
     else:
         out.update(fom=indexing.figure_of_merit, lattice=indexing.lattice, unindexed=indexing.unindexed)
         try:
-            ev = extinction_evidence(grid, intensity, indexing.cell, indexing.lattice, wavelength=CU_KA1,
-                                     zero_shift=indexing.zero_shift, widths=indexing.widths or {"W": 0.01},
-                                     background=indexing.background)
+            ev = evidence_of(grid, intensity, indexing, CU_KA1)
             out["rel"] = ev.relative_log_likelihood()
             out["misfit"] = float(ev.raw["chi2_reduced"])
         except ValueError as error:
@@ -184,7 +185,9 @@ def indexed(items: list, workers: int, wavelength: float | None = None) -> dict[
     # spawned, not forked: OpenMP's thread pool does not survive a fork
     with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
         rows = list(pool.map(_indexed_evidence, prepared.astype(float), chunksize=4))
-    return {"intensity": prepared, "network": net, "out_of_distribution": np.array([q.out_of_distribution for q in ready]), "rel": np.array([r["rel"] for r in rows]), "fom": np.array([r["fom"] for r in rows]),
+    return {"intensity": prepared, "network": net,
+            "out_of_distribution": np.array([q.out_of_distribution for q in ready]),
+            "rel": np.array([r["rel"] for r in rows]), "fom": np.array([r["fom"] for r in rows]),
             "unindexed": np.array([r["unindexed"] for r in rows]), "misfit": np.array([r["misfit"] for r in rows]),
             "lattice": np.array([r["lattice"] for r in rows]), "note": np.array([r["note"] for r in rows]),
             "seconds": np.array([r["seconds"] for r in rows])}
@@ -244,7 +247,7 @@ def main() -> None:
     result = simulate_batch([m.crystal for m, _ in items], [p for _, p in items], grid=grid, seed=args.seed)
     labels = np.array([m.extinction_group for m, _ in items])
     if args.cell == "indexed":
-        from xrdfast.fusion import FUSION, fuse
+        from xrdfast.fusion import FUSION
 
         t = time.perf_counter()
         grid = default_grid()
@@ -257,8 +260,8 @@ def main() -> None:
         print(f"{len(labels)} patterns in {time.perf_counter() - t:.0f} s; evidence for {found.sum()}; "
               f"indexed crystal family right for {same_system[found].mean() * 100:.1f} % of those")
         report("network alone", d["network"], labels)
-        fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
-        report(f"fused, indexed cells (abstain below {FUSION.abstain_below})", fused, labels, FUSION.abstain_below)
+        fused, _, abstain = classify_answer(d)
+        report(f"fused, indexed cells (abstain below {FUSION.abstain_below} where fused)", fused, labels, abstain=abstain)
         if args.save:
             np.savez_compressed(args.save, labels=labels, ids=np.array([m.amcsd_id for m, _ in items]),
                                 true_lattice=lattices, **d)

@@ -190,6 +190,17 @@ def index_pattern(two_theta: np.ndarray, intensity: np.ndarray, wavelength: floa
                     unindexed=1.0 - best.n_indexed / max(best.n_lines, 1)), ""
 
 
+def evidence_of(two_theta: np.ndarray, intensity: np.ndarray, indexing: Indexing, wavelength: float) -> Any:
+    """The extinction evidence (``xrdfast.evidence.ExtinctionEvidence``) of ``indexing``'s cell
+    on this pattern, with its zero shift, widths and background; ValueError when the
+    extraction cannot run."""
+    from xrdfast.evidence import extinction_evidence
+
+    return extinction_evidence(two_theta, intensity, indexing.cell, indexing.lattice, wavelength=wavelength,
+                               zero_shift=indexing.zero_shift, widths=indexing.widths or {"W": 0.01},
+                               background=indexing.background)
+
+
 def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarray, indexing: Indexing | None,
                  wavelength: float, params: FusionParameters = FUSION, note: str = "") -> Fused:
     """The network's (99,) probabilities fused with the extinction evidence of ``indexing``
@@ -200,16 +211,13 @@ def fuse_pattern(network: np.ndarray, two_theta: np.ndarray, intensity: np.ndarr
         return Fused(np.asarray(network, dtype=float), "network only", indexing, None,
                      f"indexing figure of merit {indexing.figure_of_merit:.1f} < {params.min_figure_of_merit:g}: no "
                      "convincing cell (a mixture, too few clean lines, or a cell the search does not reach)")
-    from xrdfast.evidence import extinction_evidence
-
     try:
-        ev = extinction_evidence(two_theta, intensity, indexing.cell, indexing.lattice, wavelength=wavelength,
-                                 zero_shift=indexing.zero_shift, widths=indexing.widths or {"W": 0.01},
-                                 background=indexing.background)
+        ev = evidence_of(two_theta, intensity, indexing, wavelength)
     except ValueError as error:
         return Fused(np.asarray(network, dtype=float), "network only", indexing, None, f"evidence failed: {error}")
     return Fused(fuse(network, ev.relative_log_likelihood(), params, indexing.figure_of_merit, indexing.unindexed,
                       float(ev.raw["chi2_reduced"])), "indexed", indexing, ev)
 
 
-__all__ = ["FUSION", "Fused", "FusionParameters", "Indexing", "fit_widths", "fuse", "fuse_pattern", "index_pattern"]
+__all__ = ["FUSION", "Fused", "FusionParameters", "Indexing", "evidence_of", "fit_widths", "fuse", "fuse_pattern",
+           "index_pattern"]

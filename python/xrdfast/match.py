@@ -766,19 +766,26 @@ def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], 
         if isinstance(matches, str):  # no signal left after background: nothing to match
             out.append(dataclasses.replace(prediction, warnings=[*prediction.warnings, f"no match: {matches}"]))
             continue
-        network = _distribution(prediction)
-        fused = fuse(network, matches)
+        fused, matched, abstain = matched_answer(_distribution(prediction), matches, prediction.abstain,
+                                                 prediction.threshold)
         order = np.argsort(-fused, kind="stable")[:len(prediction.candidates)]
         marginal = dict(zip(names, np.bincount(system_of, weights=fused, minlength=len(names)).tolist()))
-        best = matches[0] if matches else None
-        matched = best is not None and best.probability >= MATCHED
         out.append(dataclasses.replace(
             prediction, candidates=[_candidate(int(i) + 1, float(fused[i])) for i in order],
             crystal_system=max(marginal, key=marginal.get), crystal_system_probabilities=marginal,
-            abstain=bool(prediction.abstain and not matched and fused[order[0]] < prediction.threshold),
-            method="matched" if matched else prediction.method, match=best if matched else None, matches=matches,
-            probabilities=fused))
+            abstain=abstain, method="matched" if matched else prediction.method,
+            match=matches[0] if matched else None, matches=matches, probabilities=fused))
     return out
+
+
+def matched_answer(probabilities: np.ndarray, matches: Sequence[PhaseMatch], abstain: bool,
+                   threshold: float) -> tuple[np.ndarray, bool, bool]:
+    """What a prediction becomes with its matches: the fused (99,) probabilities, whether the
+    best match names the group (p >= MATCHED), and the abstention (kept only when nothing
+    was matched and the fused top-1 stays below the prediction's ``threshold``)."""
+    fused = fuse(probabilities, matches)
+    matched = bool(matches) and matches[0].probability >= MATCHED
+    return fused, matched, bool(abstain and not matched and fused.max() < threshold)
 
 
 def _distribution(prediction: Any) -> np.ndarray:
@@ -793,5 +800,5 @@ def _distribution(prediction: Any) -> np.ndarray:
     return network
 
 
-__all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_many", "match_prepared", "plot_matches", "prepare_library", "probability_of",
+__all__ = ["MATCHED", "PhaseMatch", "fuse", "match", "match_many", "matched_answer", "match_prepared", "plot_matches", "prepare_library", "probability_of",
            "with_matches"]
