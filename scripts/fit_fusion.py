@@ -25,6 +25,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from xrdfast.fusion import FusionParameters, fuse
+from xrdfast.ml.metrics import expected_calibration_error
 
 FIGURE_OF_MERIT_GATES = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 
@@ -61,12 +62,8 @@ def fit(d: dict[str, np.ndarray], rows: np.ndarray) -> FusionParameters:
 
 
 def calibration(p: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    conf, right = p.max(1), p.argmax(1) == labels - 1
-    bins = np.linspace(0, 1, 16)
-    which = np.clip(np.digitize(conf, bins) - 1, 0, 14)
-    ece = sum(abs(conf[which == b].mean() - right[which == b].mean()) * (which == b).mean()
-              for b in range(15) if (which == b).any())
-    return float(ece), conf, right
+    """ECE (the evaluation's own, 15 bins), top-1 confidence and whether top-1 is right."""
+    return expected_calibration_error(p, labels), p.max(1), p.argmax(1) == labels - 1
 
 
 def describe(name: str, params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> None:
