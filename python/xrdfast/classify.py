@@ -327,12 +327,12 @@ def _fused(p: np.ndarray, prepared: Sequence[Prepared], grid: np.ndarray, indexi
 
     out = []
     for i, (row, q) in enumerate(zip(p, prepared)):
-        note = ""
+        note, intensity = "", q.intensity.astype(float)
         if indexings is not None:
             indexing = indexings[i]
         else:  # the model grid is Cu K-alpha1 with the doublet, which the evidence models
-            indexing, note = index_pattern(grid, q.intensity.astype(float), CU_KA1, ANODE_WAVELENGTHS["Cu"][1])
-        out.append(fuse_pattern(row, grid, q.intensity.astype(float), indexing, CU_KA1, note=note))
+            indexing, note = index_pattern(grid, intensity, CU_KA1, ANODE_WAVELENGTHS["Cu"][1])
+        out.append(fuse_pattern(row, grid, intensity, indexing, CU_KA1, note=note))
     return out
 
 
