@@ -207,7 +207,9 @@ def related(cell_a, cell_b) -> bool:
 
 
 def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float, cache: str | None = None,
-              systems: tuple[str, ...] = SYSTEMS, extracted: bool = False, effort: float = 1.0) -> dict:
+              systems: tuple[str, ...] = SYSTEMS, extracted: bool = False, effort: float = 1.0,
+              indexing_options: dict | None = None) -> dict:
+    indexing_options = indexing_options or {}
     t0 = time.time()
     chosen = pick_minerals(per_system, seed, cache=cache)
     chosen = {s: v for s, v in chosen.items() if s in systems}
@@ -233,17 +235,20 @@ def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float
                 start, cpu_start = time.perf_counter(), time.process_time()
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    result = index_many([peaks], wavelength=lam, n_threads=1, time_limit=time_limit, effort=effort)[0]
+                    result = index_many([peaks], wavelength=lam, n_threads=1, time_limit=time_limit, effort=effort,
+                                        **indexing_options)[0]
                 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
                 timed_out = any(issubclass(w.category, IndexingTimeLimitWarning) for w in caught)
                 sols = [] if isinstance(result, Exception) else result
                 exact = bool(sols) and same_lattice(sols[0].niggli_cell, true_cell)
-                subsuper = False
+                subsuper, related_top = False, ""
                 if sols and not exact and related(sols[0].niggli_cell, true_cell):
                     subsuper = any(s.relation and same_lattice(s.niggli_cell, true_cell) for s in sols[1:])
+                    smaller = uctbx.unit_cell(sols[0].niggli_cell).volume() < uctbx.unit_cell(true_cell).volume()
+                    related_top = "subcell" if smaller else "supercell"
                 rank = next((i + 1 for i, s in enumerate(sols) if same_lattice(s.niggli_cell, true_cell)), None)
                 rows.append(dict(system=sys_name, amcsd=mineral.amcsd_id, name=mineral.name, n_lines=int(len(peaks)),
-                                 exact=exact, subsuper=subsuper, rank=rank, time=elapsed, cpu=cpu, peak_time=peak_time,
+                                 exact=exact, subsuper=subsuper, related_top=related_top, rank=rank, time=elapsed, cpu=cpu, peak_time=peak_time,
                                  timed_out=timed_out,
                                  top=sols[0].lattice if sols else None, m20=sols[0].m20 if sols else None))
         times = np.array([r["time"] for r in rows])
@@ -258,7 +263,7 @@ def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float
             pt = np.array([r["peak_time"] for r in rows])
             print(f"   peak search median {np.median(pt):.4f} s; peaks + indexing median {np.median(pt + times):.3f} s, "
                   f"p95 {np.percentile(pt + times, 95):.3f} s")
-        print(f"{'system':13s} {'n':>4s} {'exact@1':>8s} {'+sub/sup':>9s} {'in top5':>8s}")
+        print(f"{'system':13s} {'n':>4s} {'exact@1':>8s} {'+sub/sup':>9s} {'in top5':>8s}  top is a sub / supercell")
         for sys_name in SYSTEMS:
             rs = [r for r in rows if r["system"] == sys_name]
             if not rs:
@@ -267,7 +272,9 @@ def run_amcsd(per_system: int, variants: list[str], seed: int, time_limit: float
             ss = np.mean([r["exact"] or r["subsuper"] for r in rs])
             t5 = np.mean([r["rank"] is not None for r in rs])
             table[sys_name] = dict(n=len(rs), exact=ex, exact_or_flagged=ss, top5=t5)
-            print(f"{sys_name:13s} {len(rs):4d} {100 * ex:7.1f}% {100 * ss:8.1f}% {100 * t5:7.1f}%")
+            n_sub = sum(r["related_top"] == "subcell" for r in rs)
+            n_super = sum(r["related_top"] == "supercell" for r in rs)
+            print(f"{sys_name:13s} {len(rs):4d} {100 * ex:7.1f}% {100 * ss:8.1f}% {100 * t5:7.1f}%  {n_sub:4d} / {n_super}")
         report[variant] = dict(table=table, median_s=float(np.median(times)), p95_s=float(np.percentile(times, 95)),
                                max_s=float(times.max()), cpu_median_s=float(np.median(cpus)),
                                cpu_p95_s=float(np.percentile(cpus, 95)), rows=rows)
@@ -316,6 +323,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--time-limit", type=float, default=30.0, help="the safety net, s (default as index())")
     ap.add_argument("--effort", type=float, default=1.0, help="the search's budget of work (default as index())")
+    ap.add_argument("--superstructure-chance", type=float, default=None,
+                    help="index()'s superstructure_chance (default: index()'s own)")
     ap.add_argument("--extracted", action="store_true",
                     help="simulate whole stage-2 patterns and extract their peaks (the end-to-end figures)")
     ap.add_argument("--rruff", help="the RRUFF development .npz")
@@ -325,7 +334,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     report = {"amcsd": run_amcsd(args.per_system, args.variants.split(","), args.seed, args.time_limit,
-                                 args.ids_cache, tuple(args.systems.split(",")), args.extracted, args.effort)}
+                                 args.ids_cache, tuple(args.systems.split(",")), args.extracted, args.effort,
+                                 {} if args.superstructure_chance is None else
+                                 {"superstructure_chance": args.superstructure_chance})}
     if args.rruff:
         report["rruff"] = run_rruff(args.rruff, args.time_limit)
     if args.json:

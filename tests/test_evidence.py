@@ -224,6 +224,10 @@ def test_fusion_mixes_the_posterior_and_the_network_by_the_trust_in_the_cell() -
     assert np.all(np.diff(params.trust(np.array([10.0, 20.0, 50.0, 1e3, math.inf]))) > 0)
     assert params.trust(np.nan) == 0.0  # no indexing, no trust
     np.testing.assert_allclose(fuse(net, np.full(99, np.nan), params, 1e3), net)  # no evidence: the network
+    # a tempered network: its probabilities to the power network_power in Bayes' numerator
+    tempered = FusionParameters(weight=0.7, network_power=0.4, outside=-5.0, min_figure_of_merit=10.0)
+    q = net**0.4 * np.exp(np.where(np.isnan(ll), -5.0, 0.7 * ll))
+    np.testing.assert_allclose(fuse(net, ll, tempered, 100.0), q / q.sum(), rtol=1e-12)
 
 
 def test_a_cell_that_leaves_many_peaks_unindexed_warns_of_a_mixture() -> None:

@@ -150,6 +150,33 @@ def test_impurity_lines_are_left_unindexed():
     assert set(np.round(best.unindexed, 3)) == set(impurities)
 
 
+def _primitive_cell(cell, space_group: str) -> tuple[float, ...]:
+    cs = crystal.symmetry(uctbx.unit_cell(cell), space_group_symbol=space_group)
+    return cs.change_basis(cs.space_group().z2p_op()).unit_cell().parameters()
+
+
+def test_weak_superstructure_line_chooses_the_supercell():
+    """A body-centred cell a/sqrt(2), c/2 (the heavy atoms' subcell) indexes every line but two
+    weak ones of the superstructure (101 and the next, which no index-2 cell indexes); the true cell (index 4 over the subcell), built by cctbx,
+    indexes that one too and takes the first place, flagged; without the superstructure step
+    the subcell leaves the line over."""
+    sub, sup = (5.247, 5.247, 3.486, 90, 90, 90), (7.4204, 7.4204, 6.972, 90, 90, 90)
+    tt_sub = _lines(sub, "I4/mmm", n=18, seed=5)
+    tt_sup = _lines(sup, "I4/mmm", n=40, noise=0.0)
+    tt_primitive_sub = _lines(sub, "P4/mmm", n=40, noise=0.0)  # which the I subcell's primitive twin indexes
+    extra = tt_sup[np.min(np.abs(tt_sup[:, None] - tt_primitive_sub[None, :]), axis=1) > 0.1][:2]  # its first own lines
+    assert extra[0] == pytest.approx(17.44, abs=0.01)  # 101 of the true cell
+    tt = np.sort(np.concatenate([tt_sub, extra + 0.002]))
+    best = index(tt, wavelength=LAMBDA)[0]
+    assert best.superstructure and best.lattice == "tI", best.summary()
+    assert same_lattice(best.niggli_cell, _primitive_cell(sup, "I4/mmm"))
+    assert best.n_indexed == tt.size
+    plain = index(tt, wavelength=LAMBDA, superstructure_chance=0)[0]
+    assert not plain.superstructure
+    assert same_lattice(plain.niggli_cell, _primitive_cell(sub, "I4/mmm"))
+    assert np.allclose(plain.unindexed, extra + 0.002)
+
+
 def test_indexed_hkl_and_m20_agree_with_cctbx():
     """Every indexed hkl's d from cctbx's unit cell equals the calculated d, and de Wolff's M20
     recomputed from the lines and cctbx's list of the lattice's reflections matches."""

@@ -30,10 +30,12 @@ IndexingOptions options_from(const py::kwargs& kw) {
     else if (k == "refine_zero") o.refine_zero = value.cast<bool>();
     else if (k == "min_m20") o.min_m20 = value.cast<double>();
     else if (k == "lowest_system") o.lowest_system = value.cast<int>();
+    else if (k == "superstructure_chance") o.superstructure_chance = value.cast<double>();
     else
       throw py::type_error("index: unknown option '" + k + "' (known: wavelength, max_lines, top, effort, time_limit, "
                            "tolerance, "
-                           "search_tolerance, max_impurities, max_volume, refine_zero, min_m20, lowest_system)");
+                           "search_tolerance, max_impurities, max_volume, refine_zero, min_m20, lowest_system, "
+                           "superstructure_chance)");
   }
   return o;
 }
@@ -45,6 +47,7 @@ py::dict to_dict(const IndexingSolution& s) {
   d["f_n"] = s.f_n; d["f_n_n"] = s.f_n_n; d["f_n_mean_delta"] = s.f_n_mean_delta;
   d["f_n_n_possible"] = s.f_n_n_possible; d["zero_shift"] = s.zero_shift; d["n_indexed"] = s.n_indexed;
   d["n_lines"] = s.n_lines; d["score"] = s.score; d["related_to"] = s.related_to; d["relation"] = s.relation;
+  d["superstructure"] = s.superstructure;
   const auto n = static_cast<py::ssize_t>(s.lines.size());
   py::array_t<int> hkl({n, py::ssize_t{3}});
   py::array_t<double> tto(n), ttc(n), dobs(n), dcalc(n);

@@ -32,6 +32,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // short line lists by chance.
 constexpr double kMinLength = 2.4;
 constexpr double kSymmetryBonus = 1.3;
+constexpr double kPrecisionOfTolerance = 1.0 / 6;  // half a standard uncertainty, the tolerance being three
 
 // ---------------------------------------------------------------------------------------
 // Geometry of a line: Q = 1/d^2 = 4 sin^2(theta) / lambda^2.
@@ -998,7 +999,9 @@ Matrix3d thinned(const Matrix3d& gs, const Vec3i& p, int mod) {
 
 std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const LineQ& lq, double tol) {
   static const Vec3i p2[] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {1, 0, 1}, {0, 1, 1}, {1, 1, 1}};
-  static const Vec3i p3[] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {-1, 1, 1}, {1, -1, 1}, {1, 1, -1}, {1, 1, 1}};
+  // the 13 directions mod 3 up to sign (the hexagonal sqrt(3) cells need (1, -1, 0), ...)
+  static const Vec3i p3[] = {{1, 0, 0},  {0, 1, 0},  {0, 0, 1},  {1, 1, 0},  {1, -1, 0}, {1, 0, 1},  {1, 0, -1},
+                             {0, 1, 1},  {0, 1, -1}, {-1, 1, 1}, {1, -1, 1}, {1, 1, -1}, {1, 1, 1}};
   const Matrix3d g = gs.inverse();
   std::vector<std::vector<Vec3i>> matches(size_t(L.n));
   int n_indexed = 0;
@@ -1025,6 +1028,49 @@ std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const Line
     if (holds(p, 2)) out.push_back(thinned(gs, p, 2));
   for (const Vec3i& p : p3)
     if (holds(p, 3)) out.push_back(thinned(gs, p, 3));
+  return out;
+}
+
+// Superstructures: a cell that leaves some of the first lines unindexed may be the subcell
+// of a superstructure whose extra reflections are weak (a pseudo-symmetric arrangement of
+// heavy atoms; the classic trap of indexing, Shirley, The CRYSFIRE System (2002), and why
+// DICVOL04 re-examines unindexed lines, Boultif & Louer, J. Appl. Cryst. 37 (2004) 724).
+// Every direct sublattice of index 2, 3 or 4 of the reduced cell -- rows of the Hermite
+// normal forms H of that determinant, g' = H g H^T: 7, 13 and 35 of them -- is tried on the
+// lines left over, and those indexing all of them are returned (the smallest only: an index-4
+// lattice inside a successful index-2 one indexes the same lines with more calculated ones).
+constexpr double kSuperlatticesTried = 55;  // index 2, 3 and 4: 7 + 13 + 35
+std::vector<Matrix3d> superlattices(const Matrix3d& g, const std::vector<double>& q_left, const std::vector<double>& tol_left) {
+  std::vector<Matrix3d> out;
+  std::vector<Eigen::Matrix3d> found;  // the H of the lattices returned
+  if (q_left.empty()) return out;
+  for (int n = 2; n <= 4; ++n)
+    for (int a = 1; a <= n; ++a)
+      for (int c = 1; c <= n; ++c) {
+        if (n % (a * c) != 0) continue;
+        const int f = n / (a * c);
+        // lower-triangular Hermite normal form: each off-diagonal entry reduced modulo the
+        // diagonal entry of its column
+        for (int b = 0; b < a; ++b)
+          for (int d = 0; d < a; ++d)
+            for (int e = 0; e < c; ++e) {
+              Eigen::Matrix3d H;
+              H << a, 0, 0, b, c, 0, d, e, f;
+              bool inside = false;  // a sublattice of one already found
+              for (const Eigen::Matrix3d& F : found) {
+                const Eigen::Matrix3d r = H * F.inverse();
+                inside = inside || (r.array() - r.array().round()).abs().maxCoeff() < 1e-9;
+              }
+              if (inside) continue;
+              const Matrix3d gp = H * g * H.transpose();
+              const Matrix3d gsp = gp.inverse();
+              bool all = true;
+              for (size_t i = 0; i < q_left.size() && all; ++i) all = indexable(gsp, gp, q_left[i], tol_left[i]);
+              if (!all) continue;
+              found.push_back(H);
+              out.push_back(gsp);
+            }
+      }
   return out;
 }
 
@@ -1086,12 +1132,21 @@ bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const L
   // lines ((n / (n - p))^1.5: the unbiased residual's sqrt(n / (n - p)), and more for the
   // discrete choice of indices that also bends to the noise when lines are few), times the share of
   // the first lines indexed to the fourth power (one impurity costs 19 %, two 34 %).
+  // The mean discrepancy counts only above the positions' own precision (added in quadrature,
+  // kPrecisionOfTolerance of the tolerance, about the fitted peaks' standard uncertainty):
+  // below it M20 rewards whichever cell bends furthest to the peaks' errors, and a smaller
+  // orthorhombic cell whose lines happen to contain those of a cubic F one (spinel's ten lines)
+  // outranks the cubic cell by fitting its sample-displacement shifts to 0.0008 deg.
+  double precision = 0;
+  for (int i = 0; i < n20; ++i) precision += kPrecisionOfTolerance * opt.tolerance * dq_dtt(two_theta_of(q_obs[size_t(i)], L.lambda), L.lambda);
+  precision /= n20;
+  const double m20_above_precision = s.m20 * eps / std::sqrt(eps * eps + precision * precision);
   const int p_fit = n_par + (opt.refine_zero ? 1 : 0);
   const double bias = std::pow(double(n20) / std::max(1, n20 - p_fit), 1.5);
   // Among cells that index the same lines about as well, the one of higher symmetry is the
   // crystallographer's choice (a lower-symmetry cell fits noise with its extra parameters
   // and its freer choice of indices): each constraint on the metric counts kSymmetryBonus.
-  s.score = s.m20 / bias * std::pow(share, 4) * std::pow(kSymmetryBonus, 6 - n_par);
+  s.score = m20_above_precision / bias * std::pow(share, 4) * std::pow(kSymmetryBonus, 6 - n_par);
   return true;
 }
 
@@ -1312,7 +1367,50 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))
     std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());
-  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.sol.score > b.sol.score; });
+  auto by_score = [](const Candidate& a, const Candidate& b) { return a.sol.score > b.sol.score; };
+  std::sort(cands.begin(), cands.end(), by_score);
+  // The superstructures of the best cells that leave some of the first lines over.
+  const size_t n_parents = std::min<size_t>(cands.size(), 3);
+  std::vector<Candidate> parents(cands.begin(), cands.begin() + long(n_parents));
+  for (const Candidate& c : parents) {
+    const LineQ lq = line_q(L, c.sol.zero_shift);
+    std::vector<double> q_left, tol_left;
+    for (int i = 0; i < L.n_score; ++i)
+      if (!c.indexed[size_t(i)]) { q_left.push_back(lq.q[size_t(i)]); tol_left.push_back(opt.tolerance * lq.dq[size_t(i)]); }
+    if (!(opt.superstructure_chance > 0) || q_left.empty() || int(q_left.size()) > opt.max_impurities + 1) continue;
+    for (const Matrix3d& gs : superlattices(c.niggli_g, q_left, tol_left)) {
+      Candidate cs;
+      if (!solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, nullptr, false)) continue;
+      // Beyond chance: a line falls within |d2theta| of one of the superstructure's lines
+      // with probability 2 |dQ| rho(Q), rho the density of its calculated lines (N grows as
+      // Q^(3/2)), each |d2theta| at least half the mean of its indexed lines (no credit for
+      // luck); with all kSuperlatticesTried lattices of each of the parents tried, the superstructure
+      // takes its subcell's place when the chance that one of them explains the lines left
+      // over as well is below options.superstructure_chance, and its M20 stays convincing.
+      double chance = kSuperlatticesTried * double(n_parents);
+      const double q_n = q_of(L.tt[size_t(std::min(L.n, 30) - 1)] - cs.sol.zero_shift, L.lambda);
+      int explained = 0;
+      for (int i = 0; i < L.n_score; ++i) {
+        if (c.indexed[size_t(i)]) continue;
+        for (const IndexedLine& line : cs.sol.lines) {
+          if (std::abs(line.two_theta_obs + cs.sol.zero_shift - L.tt[size_t(i)]) > 1e-9) continue;
+          const double dtt = std::max(std::abs(line.two_theta_obs - line.two_theta_calc), 0.5 * cs.sol.f_n_mean_delta);
+          const double q = q_of(line.two_theta_obs, L.lambda);
+          const double rho = 1.5 * cs.sol.f_n_n_possible / q_n * std::sqrt(q / q_n);
+          chance *= std::min(1.0, 2 * dtt * dq_dtt(line.two_theta_obs, L.lambda) * rho);
+          ++explained;
+        }
+      }
+      cs.sol.superstructure = explained == int(q_left.size()) && cs.sol.m20 >= 20 && chance < opt.superstructure_chance;
+      if (std::getenv("XRDFAST_INDEX_DEBUG"))
+        std::fprintf(stderr, "superstructure of %s M20 %.1f: %s M20 %.1f score %.1f -> %.1f, %d/%d, chance %.2g\n",
+                     c.sol.lattice.c_str(), c.sol.m20, cs.sol.lattice.c_str(), cs.sol.m20, c.sol.score, cs.sol.score,
+                     cs.sol.n_indexed, cs.sol.n_lines, chance);
+      if (cs.sol.superstructure) cs.sol.score = std::max(cs.sol.score, c.sol.score * 1.001);
+      add_solution(std::move(cs));
+    }
+  }
+  std::sort(cands.begin(), cands.end(), by_score);
   std::vector<IndexingSolution> out;
   std::vector<double> volumes;  // reduced-cell volumes of the solutions kept
   for (size_t i = 0; i < cands.size() && int(out.size()) < opt.top; ++i) {

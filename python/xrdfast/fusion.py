@@ -2,7 +2,7 @@
 (frequency prior included) are the prior, the extinction likelihood of an indexed cell the
 likelihood,
 
-    log q(g | data) = log p_net(g) + weight * l(g) + const,
+    log q(g | data) = network_power * log p_net(g) + weight * l(g) + const,
 
 and the answer is a mixture of that posterior and the network alone, weighted by the trust
 that the indexed cell is the crystal's own and its evidence sound:
@@ -15,7 +15,10 @@ that the indexed cell is the crystal's own and its evidence sound:
 the indexed lattice system (``ExtinctionEvidence.relative_log_likelihood``) and ``outside``
 that of the groups of other lattice systems (a pseudo-symmetric metric puts a crystal in a
 higher system). ``weight`` tempers a likelihood whose Wilson and Gaussian assumptions make
-it over-confident. The trust is the probability that indexing found the right cell and its
+it over-confident, ``network_power`` a network whose calibration holds for its own answers
+but that is too sure of the groups it ranks low to serve as the prior of exact evidence (a
+garnet's Ia-3d at 2e-4 beside I-43d at 0.07, say: the absence of the {013} lines that
+tells them apart has to fight 6 nats of prior). The trust is the probability that indexing found the right cell and its
 evidence is sound, which de Wolff's M20 predicts (de Wolff, J. Appl. Cryst. 1 (1968) 108:
 M20 >= 10 rarely wrong, but not never), with u the fraction of the peaks the cell leaves
 unindexed (an impurity, or a wrong cell) and chi2 the reduced chi-square of the evidence's
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FusionParameters:
     weight: float = 0.5              # exponent on the extinction likelihood
+    network_power: float = 1.0       # exponent on the network as the prior of the evidence
     network_share: float = 0.0       # share of the network alone even for a perfectly trusted cell
     outside: float = -12.0           # relative log-likelihood of groups outside the indexed lattice system
     trust_intercept: float = math.inf  # trust in an indexing: sigmoid(intercept + slope ln M20)
@@ -92,14 +96,15 @@ FUSION = FusionParameters(weight=0.691, network_share=0.069, outside=-7.911, tru
 
 def posterior(network: np.ndarray, relative_log_likelihood: np.ndarray,
               params: FusionParameters = FUSION) -> np.ndarray:
-    """The network times the tempered evidence, normalised: (..., 99) from the network's
+    """The tempered network times the tempered evidence, normalised: (..., 99) from the network's
     (..., 99) and the evidence's relative log-likelihoods (..., 99; NaN outside the indexed
     lattice system)."""
     p = np.asarray(network, dtype=float)
     ll = np.asarray(relative_log_likelihood, dtype=float)
     if p.shape[-1] != 99 or ll.shape != p.shape:
         raise ValueError(f"expected matching (..., 99) arrays, got {p.shape} and {ll.shape}")
-    score = np.log(np.maximum(p, 1e-300)) + np.where(np.isnan(ll), params.outside, params.weight * ll)
+    score = params.network_power * np.log(np.maximum(p, 1e-300)) + np.where(np.isnan(ll), params.outside,
+                                                                             params.weight * ll)
     score -= score.max(-1, keepdims=True)
     out = np.exp(score)
     return out / out.sum(-1, keepdims=True)

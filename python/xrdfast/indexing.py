@@ -31,7 +31,9 @@ class IndexingSolution:
     ``lines`` hold the conventional hkl of the indexed lines with observed (zero-corrected)
     and calculated 2theta and ``delta`` = obs - calc; ``unindexed`` the observed 2theta of
     the lines left over. ``relation`` is "supercell"/"subcell" when this cell is one of the
-    better solution ranked ``related_to`` (0-based), else None."""
+    better solution ranked ``related_to`` (0-based), else None. ``superstructure`` marks a
+    cell that took the place of its subcell because it indexes, beyond chance, the weak
+    lines the subcell left over (``superstructure_chance``)."""
 
     cell: tuple[float, float, float, float, float, float]
     niggli_cell: tuple[float, float, float, float, float, float]
@@ -53,6 +55,7 @@ class IndexingSolution:
     unindexed: np.ndarray
     related_to: int | None = None
     relation: str | None = None
+    superstructure: bool = False
 
     @property
     def is_sub_or_supercell(self) -> bool:
@@ -101,7 +104,8 @@ def _solution(d: dict[str, Any], wavelength: float) -> IndexingSolution:
         f_n_mean_delta=float(d["f_n_mean_delta"]), f_n_n_possible=int(d["f_n_n_possible"]),
         zero_shift=float(d["zero_shift"]), n_indexed=int(d["n_indexed"]), n_lines=int(d["n_lines"]),
         score=float(d["score"]), wavelength=wavelength, lines=lines, unindexed=unindexed,
-        related_to=None if d["related_to"] < 0 else int(d["related_to"]), relation=d["relation"] or None)
+        related_to=None if d["related_to"] < 0 else int(d["related_to"]), relation=d["relation"] or None,
+        superstructure=bool(d["superstructure"]))
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,7 @@ def _warn_timed_out(n: int) -> None:
 
 
 _OPTIONS = ("max_lines", "top", "effort", "time_limit", "tolerance", "search_tolerance", "max_impurities", "max_volume",
-            "refine_zero", "min_m20", "lowest_system")
+            "refine_zero", "min_m20", "lowest_system", "superstructure_chance")
 _SYSTEMS = {"cubic": 0, "tetragonal": 1, "hexagonal": 1, "trigonal": 1, "orthorhombic": 2, "monoclinic": 3, "triclinic": 4}
 
 
@@ -307,7 +311,10 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     on any machine; ``time_limit`` (s) is a safety net for pathological input, and hitting it
     issues an ``IndexingTimeLimitWarning`` (the solutions found by then are returned).
     Other options (``max_impurities`` 2, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
-    ``search_tolerance`` 0.06 deg, ``refine_zero``) pass to the C++ search.
+    ``search_tolerance`` 0.06 deg, ``refine_zero``, ``superstructure_chance`` 0.05: a
+    superstructure of index 2-4 that indexes the lines the best cells leave over replaces
+    them when chance would explain those lines less often than this; 0 never) pass to the
+    C++ search.
     Raises ValueError for NaN positions, unknown inputs or a missing wavelength.
     """
     if _is_pattern(peaks_or_pattern):

@@ -50,6 +50,9 @@ struct IndexingOptions {
   double min_m20 = 4.0;          // solutions with a lower de Wolff M20 are dropped
   int lowest_system = 4;         // search down to: 0 cubic, 1 tetragonal and hexagonal,
                                  // 2 orthorhombic, 3 monoclinic, 4 triclinic
+  double superstructure_chance = 0.05;  // a superstructure indexing the lines a cell leaves
+                                        // over replaces it when chance explains them less
+                                        // often than this (0: never)
 };
 
 struct IndexedLine {
@@ -76,6 +79,7 @@ struct IndexingSolution {
   double score;                       // the ranking figure: M20 times the indexed share squared
   std::vector<IndexedLine> lines;
   std::vector<double> unindexed;      // deg 2theta (as observed) of the lines left over
+  bool superstructure = false;        // a superstructure of a cell that left lines unindexed
   int related_to = -1;                // rank (0-based) of a better solution this one is a
   std::string relation;               // "supercell" or "subcell" of; "" when none
 };
