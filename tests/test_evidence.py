@@ -203,9 +203,13 @@ def test_fusion_reduces_to_the_network_without_a_cell() -> None:
     assert low.method == "network only" and "figure of merit" in low.note
     flat = np.full(99, np.nan)
     flat[80:98] = 0.0  # a lattice system whose groups the evidence cannot tell apart
-    fused = fuse(net, flat)
+    untempered = FusionParameters(weight=0.5, network_power=1.0, outside=-12.0)
+    fused = fuse(net, flat, untempered)
     inside = net[80:98] / net[80:98].sum()
     assert fused[80:98] / fused[80:98].sum() == pytest.approx(inside, rel=1e-9)
+    # tempered (the shipped fusion): the network's order within the system stands
+    shipped = fuse(net, flat)
+    assert np.array_equal(np.argsort(shipped[80:98]), np.argsort(net[80:98]))
 
 
 def test_fusion_mixes_the_posterior_and_the_network_by_the_trust_in_the_cell() -> None:

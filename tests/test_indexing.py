@@ -157,9 +157,9 @@ def _primitive_cell(cell, space_group: str) -> tuple[float, ...]:
 
 def test_weak_superstructure_line_chooses_the_supercell():
     """A body-centred cell a/sqrt(2), c/2 (the heavy atoms' subcell) indexes every line but two
-    weak ones of the superstructure (101 and the next, which no index-2 cell indexes); the true cell (index 4 over the subcell), built by cctbx,
-    indexes that one too and takes the first place, flagged; without the superstructure step
-    the subcell leaves the line over."""
+    weak ones of the superstructure (101 and the next, which no index-2 cell indexes); the
+    true cell (index 4 over the subcell, lines by cctbx) indexes those too and takes the first
+    place, flagged; without the superstructure step the subcell leaves them over."""
     sub, sup = (5.247, 5.247, 3.486, 90, 90, 90), (7.4204, 7.4204, 6.972, 90, 90, 90)
     tt_sub = _lines(sub, "I4/mmm", n=18, seed=5)
     tt_sup = _lines(sup, "I4/mmm", n=40, noise=0.0)
@@ -169,10 +169,11 @@ def test_weak_superstructure_line_chooses_the_supercell():
     tt = np.sort(np.concatenate([tt_sub, extra + 0.002]))
     best = index(tt, wavelength=LAMBDA)[0]
     assert best.superstructure and best.lattice == "tI", best.summary()
+    assert "superstructure" in best.summary()
     assert same_lattice(best.niggli_cell, _primitive_cell(sup, "I4/mmm"))
     assert best.n_indexed == tt.size
     plain = index(tt, wavelength=LAMBDA, superstructure_chance=0)[0]
-    assert not plain.superstructure
+    assert not plain.superstructure and "superstructure" not in plain.summary()
     assert same_lattice(plain.niggli_cell, _primitive_cell(sub, "I4/mmm"))
     assert np.allclose(plain.unindexed, extra + 0.002)
 

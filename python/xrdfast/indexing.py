@@ -71,6 +71,8 @@ class IndexingSolution:
     def summary(self) -> str:
         a, b, c, al, be, ga = self.cell
         rel = f"  ({self.relation} of #{self.related_to + 1})" if self.relation and self.related_to is not None else ""
+        if self.superstructure:
+            rel += "  (superstructure: indexes the weak lines of its subcell)"
         return (f"{self.lattice:3s} a={a:.4f} b={b:.4f} c={c:.4f} al={al:.2f} be={be:.2f} ga={ga:.2f} "
                 f"V={self.volume:.1f}  M{self.m20_n}={self.m20:.1f} F{self.f_n_n}={self.f_n:.1f}"
                 f"({self.f_n_mean_delta:.4f},{self.f_n_n_possible})  zero={self.zero_shift:+.3f}  "
