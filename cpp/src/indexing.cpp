@@ -1401,7 +1401,12 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
           ++explained;
         }
       }
-      cs.sol.superstructure = explained == int(q_left.size()) && cs.sol.m20 >= 20 && chance < opt.superstructure_chance;
+      // Only within the subcell's crystal system: a superstructure of lower metric symmetry
+      // has far more lattices and line positions to explain a stray line with (the
+      // triclinic index-4 cells that "explain" two of forsterite's weak lines), which the
+      // chance above does not count.
+      cs.sol.superstructure = explained == int(q_left.size()) && cs.sol.m20 >= 20 && chance < opt.superstructure_chance &&
+                              cs.sol.crystal_system == c.sol.crystal_system;
       if (std::getenv("XRDFAST_INDEX_DEBUG"))
         std::fprintf(stderr, "superstructure of %s M20 %.1f: %s M20 %.1f score %.1f -> %.1f, %d/%d, chance %.2g\n",
                      c.sol.lattice.c_str(), c.sol.m20, cs.sol.lattice.c_str(), cs.sol.m20, c.sol.score, cs.sol.score,
