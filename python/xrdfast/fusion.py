@@ -79,21 +79,22 @@ class FusionParameters:
 # Fitted by scripts/fit_fusion.py (see the module docstring) on 1,300 simulated AMCSD minerals
 # through classify's own peaks and indexing: 800 with stage-2 nuisances (seed 777) and 500 with
 # the "po" stage's strong texture, half of them with a second mineral's lines at 3-20 % of the
-# intensity (seed 778); 1,267 with evidence, the indexed crystal family right for 91.6 % and
-# 71.5 %. NLL 1.65 against 3.25 for the network alone, top-1 63.5 % (network 21.7 %), ECE
-# 0.035; each half of a two-fold split by mineral fitted alone does as well on the other half
-# (NLL 1.654 / 1.657 against 1.644 on itself). The signs are constrained (fit_fusion.py). Both
-# the network and the evidence are tempered (powers 0.43 and 0.40): the network, calibrated
-# on its own answers, is too sure of the groups it ranks low to be the evidence's prior. The
-# trust is 0.86 at the median M20 360 with 8 % of the peaks unindexed, 0.68 at M20 30, 0.52
-# with 30 % unindexed. Abstention: fused top-1 below 0.45 (--precision 0.8: on these simulated
-# patterns 80 % right on the 71 % of fused predictions kept; measured data are harder).
+# intensity (seed 778); 1,267 with evidence, the indexed crystal family right for 91.8 % and
+# 72.3 %. NLL 1.64 against 3.25 for the network alone, top-1 63.6 % (network 21.7 %), ECE
+# 0.036; each half of a two-fold split by mineral fitted alone does as well on the other half
+# (NLL 1.650 / 1.644 against 1.630 / 1.640 on itself). The signs are constrained
+# (fit_fusion.py). Both the network and the evidence are tempered (powers 0.44 and 0.40): the
+# network, calibrated on its own answers, is too sure of the groups it ranks low to be the
+# evidence's prior. The trust is 0.86 at the median M20 361 with 8 % of the peaks unindexed,
+# 0.74 at M20 30, 0.47 with 30 % unindexed. Abstention: fused top-1 below 0.46 (--precision
+# 0.8: on these simulated patterns 80 % right on the 72 % of fused predictions kept; measured
+# data are harder).
 # Tried and dropped: a milder ``outside`` for lattice systems below the indexed metric's (a
 # monoclinic crystal indexed orthorhombic): the fit made it harsher, not milder, and the NLL
 # moved by 0.005.
-FUSION = FusionParameters(weight=0.404, network_power=0.433, network_share=0.101, outside=-6.733,
-                          trust_intercept=-0.536, trust_slope=0.783, trust_unindexed=-12.478, trust_misfit=-0.687,
-                          min_figure_of_merit=15.0, abstain_below=0.45)
+FUSION = FusionParameters(weight=0.401, network_power=0.437, network_share=0.087, outside=-6.799,
+                          trust_intercept=0.613, trust_slope=0.539, trust_unindexed=-12.411, trust_misfit=-0.609,
+                          min_figure_of_merit=20.0, abstain_below=0.46)
 
 
 def posterior(network: np.ndarray, relative_log_likelihood: np.ndarray,
