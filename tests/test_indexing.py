@@ -141,6 +141,16 @@ def test_zero_shift_is_refined():
     assert best.zero_shift == pytest.approx(0.08, abs=0.01)
 
 
+def test_three_lines_of_an_fcc_metal_with_a_zero_shift_index():
+    # nickel at Cu K-alpha over 5-90 deg shows 111, 200 and 220 only; its zero is refined too
+    tt = _lines((3.5238, 3.5238, 3.5238, 90, 90, 90), "Fm-3m", n=3, noise=0.001, seed=1) - 0.05
+    assert tt.size == 3 and tt.max() < 90
+    best = index(tt, wavelength=LAMBDA)[0]
+    assert best.lattice == "cF", best.summary()
+    assert same_lattice(best.niggli_cell, _primitive_cell((3.5238, 3.5238, 3.5238, 90, 90, 90), "Fm-3m"))
+    assert best.zero_shift == pytest.approx(-0.05, abs=0.01)
+
+
 def test_impurity_lines_are_left_unindexed():
     tt = _lines((10.2, 6.0, 4.75, 90, 90, 90), "Pnma")
     impurities = np.array([23.123, 31.777])
