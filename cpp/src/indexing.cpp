@@ -1373,14 +1373,14 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
   auto by_score = [](const Candidate& a, const Candidate& b) { return a.sol.score > b.sol.score; };
   std::sort(cands.begin(), cands.end(), by_score);
   // The superstructures of the best cells that leave some of the first lines over.
-  const size_t n_parents = std::min<size_t>(cands.size(), 3);
-  std::vector<Candidate> parents(cands.begin(), cands.begin() + long(n_parents));
+  const size_t n_parents = opt.superstructure_chance > 0 ? std::min<size_t>(cands.size(), 3) : 0;
+  std::vector<Candidate> parents(cands.begin(), cands.begin() + long(n_parents));  // add_solution grows cands
   for (const Candidate& c : parents) {
     const LineQ lq = line_q(L, c.sol.zero_shift);
     std::vector<double> q_left, tol_left;
     for (int i = 0; i < L.n_score; ++i)
       if (!c.indexed[size_t(i)]) { q_left.push_back(lq.q[size_t(i)]); tol_left.push_back(opt.tolerance * lq.dq[size_t(i)]); }
-    if (!(opt.superstructure_chance > 0) || q_left.empty() || int(q_left.size()) > opt.max_impurities + 1) continue;
+    if (q_left.empty() || int(q_left.size()) > opt.max_impurities + 1) continue;
     for (const Matrix3d& gs : superlattices(c.niggli_g, q_left, tol_left)) {
       Candidate cs;
       if (!solve_candidate(Trial{gs, Form::Triclinic, 0, 0}, L, opt, cs, c.sol.zero_shift, nullptr, false)) continue;
@@ -1393,16 +1393,16 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
       double chance = kSuperlatticesTried * double(n_parents);
       const double q_n = q_of(L.tt[size_t(std::min(L.n, 30) - 1)] - cs.sol.zero_shift, L.lambda);
       int explained = 0;
+      size_t k = 0;  // cs.sol.lines holds the indexed lines in the order of L
       for (int i = 0; i < L.n_score; ++i) {
+        if (!cs.indexed[size_t(i)]) continue;
+        const IndexedLine& line = cs.sol.lines[k++];
         if (c.indexed[size_t(i)]) continue;
-        for (const IndexedLine& line : cs.sol.lines) {
-          if (std::abs(line.two_theta_obs + cs.sol.zero_shift - L.tt[size_t(i)]) > 1e-9) continue;
-          const double dtt = std::max(std::abs(line.two_theta_obs - line.two_theta_calc), 0.5 * cs.sol.f_n_mean_delta);
-          const double q = q_of(line.two_theta_obs, L.lambda);
-          const double rho = 1.5 * cs.sol.f_n_n_possible / q_n * std::sqrt(q / q_n);
-          chance *= std::min(1.0, 2 * dtt * dq_dtt(line.two_theta_obs, L.lambda) * rho);
-          ++explained;
-        }
+        const double dtt = std::max(std::abs(line.two_theta_obs - line.two_theta_calc), 0.5 * cs.sol.f_n_mean_delta);
+        const double q = q_of(line.two_theta_obs, L.lambda);
+        const double rho = 1.5 * cs.sol.f_n_n_possible / q_n * std::sqrt(q / q_n);
+        chance *= std::min(1.0, 2 * dtt * dq_dtt(line.two_theta_obs, L.lambda) * rho);
+        ++explained;
       }
       // Only within the subcell's crystal system: a superstructure of lower metric symmetry
       // has far more lattices and line positions to explain a stray line with (the
