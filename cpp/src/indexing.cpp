@@ -79,54 +79,79 @@ bool allowed(const Vec3i& h, char centring) {
   }
 }
 
-// Calls visit(hkl, Q) for every reflection (one of each Friedel pair) of the reciprocal
-// metric gs whose Q lies within [q - tol, q + tol]: for each (h, k), l solves the quadratic
-// C l^2 + (D k + E h) l + (A h^2 + B k^2 + F h k) = q. |h| <= sqrt(q G11) because
-// h = r* . a. The visitor returns false to stop.
-template <typename Visit>
-void reflections_near(const Matrix3d& gs, const Matrix3d& g, double q, double tol, char centring, Visit visit) {
-  const double qmax = q + tol;
-  const int hmax = int(std::floor(std::sqrt(qmax * g(0, 0)) + 1e-9));
-  const int kmax = int(std::floor(std::sqrt(qmax * g(1, 1)) + 1e-9));
-  const double A = gs(0, 0), B = gs(1, 1), C = gs(2, 2), D = 2 * gs(1, 2), E = 2 * gs(0, 2), F = 2 * gs(0, 1);
-  for (int h = 0; h <= hmax; ++h)
-    for (int k = (h == 0 ? 0 : -kmax); k <= kmax; ++k) {
-      const double lin = D * k + E * h, c0 = A * h * h + B * k * k + F * h * k;
-      const double l0 = -lin / (2 * C), qmin = c0 - lin * lin / (4 * C);
-      if (qmin > qmax) continue;
-      const double r = std::sqrt(std::max(0.0, (q - qmin) / C));
-      // Both roots' neighbourhoods; integers l at most 2 apart from a root cover the
-      // centring conditions (parity, or modulo 3) that may exclude the nearest one.
-      const int lo1 = int(std::floor(l0 - r)) - 1, hi1 = int(std::ceil(l0 - r)) + 1;
-      const int lo2 = int(std::floor(l0 + r)) - 1, hi2 = int(std::ceil(l0 + r)) + 1;
-      for (int l = lo1; l <= hi2; ++l) {
-        if (l > hi1 && l < lo2) l = lo2;
-        if (h == 0 && k == 0 && l <= 0) continue;
-        if (h == 0 && k == 0 && l < 0) continue;
-        const double qc = c0 + lin * l + C * double(l) * l;
-        if (std::abs(qc - q) > tol) continue;
-        const Vec3i hkl{h, k, l};
-        if (!allowed(hkl, centring)) continue;
-        if (!visit(hkl, qc)) return;
+// A reciprocal metric G* prepared for finding the reflections near a line: for each (h, k),
+// Q is a parabola in l, Q = C (l - l0)^2 + Q_min(h, k), and Q_min(h, k) = (h k) S (h k)^T
+// with S the Schur complement of C in G*. Its constants are computed once per trial cell,
+// not once per line: the search tests millions of lines.
+struct ReflectionFinder {
+  double A, B, C, D, E, F;     // Q = A h^2 + B k^2 + C l^2 + D kl + E hl + F hk
+  double S11, S12, S22;        // Q_min(h, k) = S11 h^2 + 2 S12 hk + S22 k^2
+  double inv_c, inv_s22, g11, g22;
+
+  ReflectionFinder(const Matrix3d& gs, const Matrix3d& g)
+      : A(gs(0, 0)), B(gs(1, 1)), C(gs(2, 2)), D(2 * gs(1, 2)), E(2 * gs(0, 2)), F(2 * gs(0, 1)),
+        S11(A - E * E / (4 * C)), S12((F - D * E / (2 * C)) / 2), S22(B - D * D / (4 * C)),
+        inv_c(1 / C), inv_s22(1 / S22), g11(g(0, 0)), g22(g(1, 1)) {}
+
+  // Calls visit(hkl, Q) for every reflection (one of each Friedel pair) whose Q lies within
+  // [q - tol, q + tol]; the visitor returns false to stop. |h| <= sqrt(q G11) because
+  // h = r* . a; for each h the ellipse Q_min <= q + tol bounds k; for each (h, k) the l that
+  // qualify are the integers in l0 -+ [r_lo, r_hi] where C r^2 = q -+ tol - Q_min, so the
+  // walk visits only them (usually none).
+  template <typename Visit>
+  void near(double q, double tol, char centring, Visit visit) const {
+    const double qlo = q - tol, qmax = q + tol;
+    const int hmax = int(std::floor(std::sqrt(qmax * g11) + 1e-9));
+    const int kmax = int(std::floor(std::sqrt(qmax * g22) + 1e-9));
+    // A margin far above rounding and far below one index keeps every integer at an edge
+    // in play; the exact test on Q decides.
+    constexpr double kMargin = 1e-6;
+    for (int h = 0; h <= hmax; ++h) {
+      const double disc = S12 * S12 * h * h - S22 * (S11 * h * h - qmax);
+      if (disc < 0) continue;
+      const double root = std::sqrt(disc);
+      const int klo = std::max(h == 0 ? 0 : -kmax, int(std::floor((-S12 * h - root) * inv_s22 - kMargin)));
+      const int khi = std::min(kmax, int(std::ceil((-S12 * h + root) * inv_s22 + kMargin)));
+      for (int k = klo; k <= khi; ++k) {
+        const double lin = D * k + E * h, c0 = A * h * h + B * k * k + F * h * k;
+        const double l0 = -0.5 * lin * inv_c, qmin = c0 + 0.5 * lin * l0;
+        if (qmin > qmax + kMargin * tol) continue;
+        const double r_hi = std::sqrt(std::max(0.0, (qmax - qmin) * inv_c));
+        const double r_lo = qlo > qmin ? std::sqrt((qlo - qmin) * inv_c) : 0.0;
+        const int lo1 = int(std::ceil(l0 - r_hi - kMargin)), hi1 = int(std::floor(l0 - r_lo + kMargin));
+        const int lo2 = std::max(hi1 + 1, int(std::ceil(l0 + r_lo - kMargin))), hi2 = int(std::floor(l0 + r_hi + kMargin));
+        auto try_l = [&](int l) {
+          if (h == 0 && k == 0 && l <= 0) return true;
+          const double qc = c0 + lin * l + C * double(l) * l;
+          if (std::abs(qc - q) > tol) return true;
+          const Vec3i hkl{h, k, l};
+          if (!allowed(hkl, centring)) return true;
+          return visit(hkl, qc);
+        };
+        for (int l = lo1; l <= hi1; ++l)
+          if (!try_l(l)) return;
+        for (int l = lo2; l <= hi2; ++l)
+          if (!try_l(l)) return;
       }
     }
-}
+  }
 
-bool indexable(const Matrix3d& gs, const Matrix3d& g, double q, double tol, char centring = 'P') {
-  bool found = false;
-  reflections_near(gs, g, q, tol, centring, [&](const Vec3i&, double) { found = true; return false; });
-  return found;
-}
+  bool indexes(double q, double tol, char centring = 'P') const {
+    bool found = false;
+    near(q, tol, centring, [&](const Vec3i&, double) { found = true; return false; });
+    return found;
+  }
 
-// The nearest reflection within tol (its hkl and Q), or false.
-bool nearest(const Matrix3d& gs, const Matrix3d& g, double q, double tol, char centring, Vec3i& hkl, double& qc) {
-  double best = kInf;
-  reflections_near(gs, g, q, tol, centring, [&](const Vec3i& h, double x) {
-    if (std::abs(x - q) < best) { best = std::abs(x - q); hkl = h; qc = x; }
-    return true;
-  });
-  return best < kInf;
-}
+  // The nearest reflection within tol (its hkl and Q), or false.
+  bool nearest(double q, double tol, char centring, Vec3i& hkl, double& qc) const {
+    double best = kInf;
+    near(q, tol, centring, [&](const Vec3i& h, double x) {
+      if (std::abs(x - q) < best) { best = std::abs(x - q); hkl = h; qc = x; }
+      return true;
+    });
+    return best < kInf;
+  }
+};
 
 // Sorted Q of all allowed reflections up to qmax (one per Friedel pair).
 std::vector<double> all_q(const Matrix3d& gs, char centring, double qmax) {
@@ -234,12 +259,12 @@ Fit refine(Matrix3d gs, double zero, Form form, char centring, const Lines& L, c
   Fit fit;
   for (double tol : tolerances) {
     const LineQ lq = line_q(L, zero);
-    const Matrix3d g = gs.inverse();
+    const ReflectionFinder finder(gs, gs.inverse());
     std::vector<Eigen::VectorXd> rows;
     std::vector<double> ys, ws;
     for (int i = 0; i < L.n; ++i) {
       Vec3i h; double qc;
-      if (!nearest(gs, g, lq.q[i], tol * lq.dq[i], centring, h, qc)) continue;
+      if (!finder.nearest(lq.q[i], tol * lq.dq[i], centring, h, qc)) continue;
       const double f6[6] = {double(h[0]) * h[0], double(h[1]) * h[1], double(h[2]) * h[2],
                             double(h[1]) * h[2], double(h[0]) * h[2], double(h[0]) * h[1]};
       Eigen::VectorXd x(m + 1);
@@ -679,10 +704,10 @@ struct Search {
     if (work >= stage_end) out_of_budget = true;
     return out_of_budget || timed_out;
   }
-  bool test_line(const Matrix3d& gs, const Matrix3d& g, int i, char centring = 'P') {
+  bool test_line(const ReflectionFinder& finder, int i, char centring = 'P') {
     ++work;
     if ((work & 1023) == 0 && Clock::now() > deadline) timed_out = true;
-    return indexable(gs, g, lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
+    return finder.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
   }
 
   // Half the search tolerance, in Q at Q.
@@ -693,10 +718,10 @@ struct Search {
 
   // Count the first n_score lines a trial G* indexes, giving up after max_miss misses.
   int score(const Matrix3d& gs, char centring) {
-    const Matrix3d g = gs.inverse();
+    const ReflectionFinder finder(gs, gs.inverse());
     int miss = 0, hits = 0;
     for (int i = 0; i < L.n_score; ++i) {
-      if (test_line(gs, g, i, centring)) ++hits;
+      if (test_line(finder, i, centring)) ++hits;
       else if (++miss > max_miss) return -1;
     }
     return hits;
@@ -819,10 +844,10 @@ struct Search {
               // The zone's lines among the first n_score, and its calculated lines below qmax.
               Matrix3d gs;
               gs << a, rr / 2, 0, rr / 2, b, 0, 0, 0, 1e6;  // a huge C keeps l = 0
-              const Matrix3d g = gs.inverse();
+              const ReflectionFinder finder(gs, gs.inverse());
               int n = 0;
               for (int m = 0; m < L.n_score; ++m)
-                if (test_line(gs, g, m)) ++n;
+                if (test_line(finder, m)) ++n;
               // Lattice points of the zone below qmax: pi qmax / sqrt(area2) / 2 (one per pair).
               // Each covers a window of about twice the search tolerance, so a line falls on
               // one by chance with probability p; the merit is how far n stands above the
@@ -863,10 +888,10 @@ struct Search {
     Matrix3d gs;
     gs << q1, r / 2, 0, r / 2, q2, 0, 0, 0, 1e6;  // a huge C keeps l = 0
     if (!(q1 * q2 - r * r / 4 > 0)) return 0;
-    const Matrix3d g = gs.inverse();
+    const ReflectionFinder finder(gs, gs.inverse());
     int n = 0;
     for (int m = 0; m < L.n_score; ++m)
-      if (test_line(gs, g, m)) ++n;
+      if (test_line(finder, m)) ++n;
     return n;
   }
 
@@ -1006,10 +1031,11 @@ std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const Line
   static const Vec3i p3[] = {{1, 0, 0},  {0, 1, 0},  {0, 0, 1},  {1, 1, 0},  {1, -1, 0}, {1, 0, 1},  {1, 0, -1},
                              {0, 1, 1},  {0, 1, -1}, {-1, 1, 1}, {1, -1, 1}, {1, 1, -1}, {1, 1, 1}};
   const Matrix3d g = gs.inverse();
+  const ReflectionFinder finder(gs, g);
   std::vector<std::vector<Vec3i>> matches(size_t(L.n));
   int n_indexed = 0;
   for (int i = 0; i < L.n; ++i) {
-    reflections_near(gs, g, lq.q[size_t(i)], tol * lq.dq[size_t(i)], 'P', [&](const Vec3i& h, double) {
+    finder.near(lq.q[size_t(i)], tol * lq.dq[size_t(i)], 'P', [&](const Vec3i& h, double) {
       matches[size_t(i)].push_back(h);
       return matches[size_t(i)].size() < 64;
     });
@@ -1067,8 +1093,9 @@ std::vector<Matrix3d> superlattices(const Matrix3d& g, const std::vector<double>
               if (inside) continue;
               const Matrix3d gp = H * g * H.transpose();
               const Matrix3d gsp = gp.inverse();
+              const ReflectionFinder finder(gsp, gp);
               bool all = true;
-              for (size_t i = 0; i < q_left.size() && all; ++i) all = indexable(gsp, gp, q_left[i], tol_left[i]);
+              for (size_t i = 0; i < q_left.size() && all; ++i) all = finder.indexes(q_left[i], tol_left[i]);
               if (!all) continue;
               found.push_back(H);
               out.push_back(gsp);
@@ -1081,14 +1108,14 @@ std::vector<Matrix3d> superlattices(const Matrix3d& g, const std::vector<double>
 bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const Lines& L, const IndexingOptions& opt,
               Candidate& cand) {
   const LineQ lq = line_q(L, zero);
-  const Matrix3d g = gs.inverse();
+  const ReflectionFinder finder(gs, gs.inverse());
   IndexingSolution& s = cand.sol;
   s.lines.clear(); s.unindexed.clear();
   cand.indexed.assign(size_t(L.n), 0);
   std::vector<double> q_obs, q_c, d_tt;
   for (int i = 0; i < L.n; ++i) {
     Vec3i h; double qc;
-    if (nearest(gs, g, lq.q[size_t(i)], opt.tolerance * lq.dq[size_t(i)], conv.centring, h, qc)) {
+    if (finder.nearest(lq.q[size_t(i)], opt.tolerance * lq.dq[size_t(i)], conv.centring, h, qc)) {
       // A readable representative of +-hkl: more positive indices first.
       if ((h[0] < 0) + (h[1] < 0) + (h[2] < 0) > (h[0] > 0) + (h[1] > 0) + (h[2] > 0)) h = neg(h);
       const double tc = two_theta_of(qc, L.lambda);
