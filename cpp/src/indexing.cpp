@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cmath>
@@ -704,9 +705,13 @@ struct Search {
     if (work >= stage_end) out_of_budget = true;
     return out_of_budget || timed_out;
   }
-  bool test_line(const ReflectionFinder& finder, int i, char centring = 'P') {
+  // One line test of the budget (the clock is read every 1024).
+  void count_test() {
     ++work;
     if ((work & 1023) == 0 && Clock::now() > deadline) timed_out = true;
+  }
+  bool test_line(const ReflectionFinder& finder, int i, char centring = 'P') {
+    count_test();
     return finder.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
   }
 
@@ -717,17 +722,26 @@ struct Search {
   }
 
   // Count the first n_score lines a trial G* indexes, giving up after max_miss misses.
-  int score(const Matrix3d& gs, char centring) {
+  // `known` marks lines the trial's own zone (its hk0 reflections, the same numbers)
+  // already indexes: they are hits without a test, and still count in the budget, so
+  // the search is the same, only faster.
+  int score(const Matrix3d& gs, char centring, std::uint32_t known) {
     const ReflectionFinder finder(gs, gs.inverse());
     int miss = 0, hits = 0;
     for (int i = 0; i < L.n_score; ++i) {
-      if (test_line(finder, i, centring)) ++hits;
-      else if (++miss > max_miss) return -1;
+      if (known >> i & 1u) {
+        count_test();
+        ++hits;
+      } else if (test_line(finder, i, centring)) {
+        ++hits;
+      } else if (++miss > max_miss) {
+        return -1;
+      }
     }
     return hits;
   }
 
-  void consider(const Matrix3d& gs, Form form, char centring = 'P') {
+  void consider(const Matrix3d& gs, Form form, char centring = 'P', std::uint32_t known = 0) {
     if (!positive_definite(gs)) return;
     const double v = 1 / std::sqrt(gs.determinant()) / lattice_points(centring);
     // Symmetry folds the lines (half the Laue group's order) and a centred cell holds
@@ -738,7 +752,7 @@ struct Search {
     // no lattice translation is shorter than kMinLength
     const Matrix3d g = primitive_gs(gs, centring).inverse();
     if (g(0, 0) < kMinLength * kMinLength || g(1, 1) < kMinLength * kMinLength || g(2, 2) < kMinLength * kMinLength) return;
-    const int hits = score(gs, centring);
+    const int hits = score(gs, centring, known);
     if (hits >= 0) trials.push_back(Trial{gs, form, hits, v, centring});
   }
 
@@ -806,13 +820,16 @@ struct Search {
   // Zones (Visser 1969): a 2-D reciprocal lattice Q(h, k) = Q1 h^2 + Q2 k^2 + R hk from two
   // lines taken as (10) and (01) (or their second orders), with R from a third line taken
   // as (11) or (1-1), or R = 0. Kept: the zones whose lines are many for their size.
-  struct Zone { double q1, q2, r; int n; double merit; };
+  // A zone Q(h, k) = q1 h^2 + q2 k^2 + r hk of the reciprocal lattice, with the first
+  // n_score lines it indexes (a bit each; n of them) and its merit.
+  struct Zone { double q1, q2, r; int n; double merit; std::uint32_t lines; };
   static constexpr int kZoneIndices[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}};
 
   std::vector<Zone> zones(size_t max_zones) {
     const int nz = std::min(8, L.n);
     std::vector<Zone> out;
     const double qmax = lq.q[size_t(L.n_score - 1)];
+    const double window = q_tolerance(qmax / 2);
     for (int i = 0; i < nz; ++i)
       for (int j = i; j < nz; ++j)
         for (int ni = 1; ni <= 2; ++ni)
@@ -846,8 +863,12 @@ struct Search {
               gs << a, rr / 2, 0, rr / 2, b, 0, 0, 0, 1e6;  // a huge C keeps l = 0
               const ReflectionFinder finder(gs, gs.inverse());
               int n = 0;
+              std::uint32_t lines = 0;
               for (int m = 0; m < L.n_score; ++m)
-                if (test_line(finder, m)) ++n;
+                if (test_line(finder, m)) {
+                  ++n;
+                  lines |= 1u << m;
+                }
               // Lattice points of the zone below qmax: pi qmax / sqrt(area2) / 2 (one per pair).
               // Each covers a window of about twice the search tolerance, so a line falls on
               // one by chance with probability p; the merit is how far n stands above the
@@ -855,15 +876,15 @@ struct Search {
               // index few lines nor large ones that index anything.
               const double n_calc = std::max(1.0, M_PI * qmax / std::sqrt(area2) / 2);
               if (n < 3) continue;
-              const double p = std::min(0.95, n_calc * 4 * q_tolerance(qmax / 2) / qmax);
+              const double p = std::min(0.95, n_calc * 4 * window / qmax);
               const double mu = L.n_score * p;
-              const Zone z{a, b, rr, n, (n - mu) / std::sqrt(mu * (1 - p) + 0.25)};
+              const Zone z{a, b, rr, n, (n - mu) / std::sqrt(mu * (1 - p) + 0.25), lines};
               // The same zone within the lines' uncertainty (half the search tolerance in Q
               // at each parameter's own Q) counts once, the one indexing more lines kept.
+              const double tol_a = q_tolerance(a), tol_b = q_tolerance(b), tol_r = q_tolerance(a + b);
               bool dup = false;
               for (Zone& o : out)
-                if (std::abs(o.q1 - a) < q_tolerance(a) && std::abs(o.q2 - b) < q_tolerance(b) &&
-                    std::abs(o.r - rr) < q_tolerance(a + b)) {
+                if (std::abs(o.q1 - a) < tol_a && std::abs(o.q2 - b) < tol_b && std::abs(o.r - rr) < tol_r) {
                   if (z.n > o.n) o = z;
                   dup = true;
                   break;
@@ -954,8 +975,8 @@ struct Search {
             const double C = lq.q[size_t(m)] / (n * n);
             for (double d : cross_terms(B, C, false, 5)) {
               if (d == 0) continue;
-              consider(gs_of({A, B, C, d, d, F}), Form::Triclinic);
-              consider(gs_of({A, B, C, d, -d, F}), Form::Triclinic);
+              consider(gs_of({A, B, C, d, d, F}), Form::Triclinic, 'P', z.lines);
+              consider(gs_of({A, B, C, d, -d, F}), Form::Triclinic, 'P', z.lines);
             }
           }
       const int nc = std::min(12, L.n);
@@ -964,8 +985,8 @@ struct Search {
         const double Q = lq.q[size_t(m)];
         if (!triclinic) {
           const Form f = oblique ? Form::MonoclinicC : Form::Orthorhombic;
-          consider(gs_of({A, B, Q, 0, 0, F}), f);
-          consider(gs_of({A, B, Q / 4, 0, 0, F}), f);
+          consider(gs_of({A, B, Q, 0, 0, F}), f, 'P', z.lines);
+          consider(gs_of({A, B, Q / 4, 0, 0, F}), f, 'P', z.lines);
           consider(gs_of({A / 4, B, Q / 4, 0, 0, F / 2}), f, 'B');
           consider(gs_of({A, B / 4, Q / 4, 0, 0, F / 2}), f, 'A');
           consider(gs_of({A / 4, B / 4, Q / 4, 0, 0, F / 4}), f, 'F');
@@ -976,7 +997,7 @@ struct Search {
             for (int h = 0; h <= 2; ++h)
               for (int k = (h == 0 ? 1 : -2); k <= 2; ++k) {
                 const double c = (Q - (A * h * h + B * k * k + F * h * k)) / (l * l);
-                if (c > 0.02 * Q) consider(gs_of({A, B, c, 0, 0, F}), f);
+                if (c > 0.02 * Q) consider(gs_of({A, B, c, 0, 0, F}), f, 'P', z.lines);
               }
           if (oblique) continue;
         }
@@ -990,7 +1011,7 @@ struct Search {
               const int n_cross = (d != 0) + (e != 0) + oblique;
               if (triclinic ? n_cross <= 1 : n_cross != 1) continue;
               if (time_up()) return;
-              consider(gs_of({A, B, C, d, e, F}), Form::Triclinic);
+              consider(gs_of({A, B, C, d, e, F}), Form::Triclinic, 'P', z.lines);
             }
         }
       }
@@ -1356,7 +1377,7 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
     L.tt.push_back(l.first); L.height.push_back(l.second);
   }
   L.n = int(L.tt.size());
-  L.n_score = std::min(L.n, 20);
+  L.n_score = std::min(L.n, 20);  // at most 32: a zone keeps its lines as bits of a 32-bit word
   if (L.n < 3) return {};
 
   // Searches from cubic down, each within the one time cap; the trial cells that index the
