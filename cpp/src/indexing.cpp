@@ -154,6 +154,40 @@ struct ReflectionFinder {
   }
 };
 
+// The same for the hk0 reflections of a zone, Q(h, k) = A h^2 + B k^2 + F hk: for each h,
+// Q is a parabola in k. The zone searches test millions of lines too.
+struct ZoneFinder {
+  double A, B, F, inv_b, h2_per_q;
+
+  ZoneFinder(double q1, double q2, double r)
+      : A(q1), B(q2), F(r), inv_b(1 / q2), h2_per_q(4 * q2 / (4 * q1 * q2 - r * r)) {}
+
+  bool indexes(double q, double tol) const {
+    const double qlo = q - tol, qmax = q + tol;
+    constexpr double kMargin = 1e-6;
+    // h^2 (4 A B - F^2) <= 4 B Q for a point of the zone; one more h absorbs rounding
+    const int hmax = int(std::floor(std::sqrt(qmax * h2_per_q))) + 1;
+    for (int h = 0; h <= hmax; ++h) {
+      const double lin = F * h;
+      const double k0 = -0.5 * lin * inv_b, qmin = A * h * h + 0.5 * lin * k0;
+      if (qmin > qmax + kMargin * tol) continue;
+      const double r_hi = std::sqrt(std::max(0.0, (qmax - qmin) * inv_b));
+      const double r_lo = qlo > qmin ? std::sqrt((qlo - qmin) * inv_b) : 0.0;
+      const int lo1 = int(std::ceil(k0 - r_hi - kMargin)), hi1 = int(std::floor(k0 - r_lo + kMargin));
+      const int lo2 = std::max(hi1 + 1, int(std::ceil(k0 + r_lo - kMargin))), hi2 = int(std::floor(k0 + r_hi + kMargin));
+      auto hit = [&](int k) {
+        if (h == 0 && k <= 0) return false;  // one of each Friedel pair, as ReflectionFinder
+        return std::abs(A * h * h + B * k * k + F * h * k - q) <= tol;
+      };
+      for (int k = lo1; k <= hi1; ++k)
+        if (hit(k)) return true;
+      for (int k = lo2; k <= hi2; ++k)
+        if (hit(k)) return true;
+    }
+    return false;
+  }
+};
+
 // Sorted Q of all allowed reflections up to qmax (one per Friedel pair).
 std::vector<double> all_q(const Matrix3d& gs, char centring, double qmax) {
   const Matrix3d g = gs.inverse();
@@ -714,6 +748,10 @@ struct Search {
     count_test();
     return finder.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
   }
+  bool test_line(const ZoneFinder& zone, int i) {
+    count_test();
+    return zone.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)]);
+  }
 
   // Half the search tolerance, in Q at Q.
   double q_tolerance(double q) const {
@@ -859,9 +897,7 @@ struct Search {
               const double area2 = a * b - rr * rr / 4;  // squared reciprocal area
               if (area2 <= 0) continue;
               // The zone's lines among the first n_score, and its calculated lines below qmax.
-              Matrix3d gs;
-              gs << a, rr / 2, 0, rr / 2, b, 0, 0, 0, 1e6;  // a huge C keeps l = 0
-              const ReflectionFinder finder(gs, gs.inverse());
+              const ZoneFinder finder(a, b, rr);
               int n = 0;
               std::uint32_t lines = 0;
               for (int m = 0; m < L.n_score; ++m)
@@ -906,10 +942,8 @@ struct Search {
   // them zero the monoclinic cells with the unique axis in the zone.
   // Lines among the first n_score that the zone Q(h, k) = q1 h^2 + q2 k^2 + r hk indexes.
   int zone_count(double q1, double q2, double r) {
-    Matrix3d gs;
-    gs << q1, r / 2, 0, r / 2, q2, 0, 0, 0, 1e6;  // a huge C keeps l = 0
     if (!(q1 * q2 - r * r / 4 > 0)) return 0;
-    const ReflectionFinder finder(gs, gs.inverse());
+    const ZoneFinder finder(q1, q2, r);
     int n = 0;
     for (int m = 0; m < L.n_score; ++m)
       if (test_line(finder, m)) ++n;
