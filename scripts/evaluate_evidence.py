@@ -72,7 +72,7 @@ def classify_answer(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, n
     from xrdfast.classify import load_model
     from xrdfast.fusion import FUSION, fuse
 
-    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"], d.get("rel_lower"))
+    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
     used = (FUSION.trust(d["fom"]) > 0) & ~np.isnan(d["rel"]).all(1)
     abstain = np.where(used, fused.max(1) < FUSION.abstain_below,
                        fused.max(1) < load_model().calibration.abstain_below)
@@ -144,13 +144,13 @@ def _indexed_evidence(intensity: np.ndarray) -> dict:
     """What ``classify`` computes for one prepared pattern on the model grid: the best cell of
     its peaks and the extinction evidence of that cell (no figure-of-merit gate: the fit
     chooses it)."""
-    from xrdfast.fusion import evidence_of, index_pattern, lower_evidence_of
+    from xrdfast.fusion import evidence_of, index_pattern
     from xrdfast.grid import CU_KA1
     from xrdfast.readers import ANODE_WAVELENGTHS
 
     grid = default_grid()
     t = time.perf_counter()
-    out = {"rel": np.full(99, np.nan), "rel_lower": np.full(99, np.nan), "fom": np.nan, "unindexed": np.nan, "misfit": np.nan, "lattice": "", "note": ""}
+    out = {"rel": np.full(99, np.nan), "fom": np.nan, "unindexed": np.nan, "misfit": np.nan, "lattice": "", "note": ""}
     indexing, note = index_pattern(grid, intensity, CU_KA1, ANODE_WAVELENGTHS["Cu"][1])
     if indexing is None:
         out["note"] = note
@@ -160,9 +160,6 @@ def _indexed_evidence(intensity: np.ndarray) -> dict:
             ev = evidence_of(grid, intensity, indexing, CU_KA1)
             out["rel"] = ev.relative_log_likelihood()
             out["misfit"] = float(ev.raw["chi2_reduced"])
-            lower = lower_evidence_of(grid, intensity, indexing, CU_KA1)
-            if lower is not None:
-                out["rel_lower"] = lower.relative_log_likelihood(ev.log_mean_likelihood)
         except ValueError as error:
             out["note"] = f"evidence failed: {error}"
     out["seconds"] = time.perf_counter() - t
@@ -190,8 +187,7 @@ def indexed(items: list, workers: int, wavelength: float | None = None) -> dict[
         rows = list(pool.map(_indexed_evidence, prepared.astype(float), chunksize=4))
     return {"intensity": prepared, "network": net,
             "out_of_distribution": np.array([q.out_of_distribution for q in ready]),
-            "rel": np.array([r["rel"] for r in rows]), "rel_lower": np.array([r["rel_lower"] for r in rows]),
-            "fom": np.array([r["fom"] for r in rows]),
+            "rel": np.array([r["rel"] for r in rows]), "fom": np.array([r["fom"] for r in rows]),
             "unindexed": np.array([r["unindexed"] for r in rows]), "misfit": np.array([r["misfit"] for r in rows]),
             "lattice": np.array([r["lattice"] for r in rows]), "note": np.array([r["note"] for r in rows]),
             "seconds": np.array([r["seconds"] for r in rows])}

@@ -8,7 +8,7 @@ card's 1,000 test minerals excluded (never measured data), each run through the 
 indexing and evidence that ``classify`` runs, so that indexing's wrong cells, wrong systems
 and poor figures of merit are in the data the fusion learns to distrust.
 
-``weight``, ``network_power``, ``outside``, ``lower_symmetry``, ``network_share`` and the trust's intercept and coefficients (ln M20,
+``weight``, ``network_power``, ``outside``, ``network_share`` and the trust's intercept and coefficients (ln M20,
 the unindexed fraction of the peaks, ln of the evidence fit's reduced chi-square) maximise the likelihood of the true extinction groups under the fused probabilities
 (``xrdfast.fusion.fuse``); ``min_figure_of_merit`` is the smallest figure of merit, on a
 short grid, from which the evidence improves that likelihood. ``abstain_below`` is the
@@ -31,16 +31,15 @@ FIGURE_OF_MERIT_GATES = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 
 
 def parameters(x: np.ndarray, gate: float) -> FusionParameters:
-    weight, outside, share_logit, intercept, slope, unindexed, misfit, power, lower = x
+    weight, outside, share_logit, intercept, slope, unindexed, misfit, power = x
     return FusionParameters(weight=float(math.exp(weight)), network_power=float(math.exp(power)), outside=float(outside),
                             network_share=float(1 / (1 + math.exp(-share_logit))),
                             trust_intercept=float(intercept), trust_slope=float(slope), trust_unindexed=float(unindexed),
-                            trust_misfit=float(misfit), min_figure_of_merit=gate, lower_symmetry=float(lower))
+                            trust_misfit=float(misfit), min_figure_of_merit=gate)
 
 
 def fused(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-    return fuse(d["network"][rows], d["rel"][rows], params, d["fom"][rows], d["unindexed"][rows], d["misfit"][rows],
-                d["rel_lower"][rows])
+    return fuse(d["network"][rows], d["rel"][rows], params, d["fom"][rows], d["unindexed"][rows], d["misfit"][rows])
 
 
 def nll(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> float:
@@ -51,12 +50,11 @@ def nll(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) ->
 def fit(d: dict[str, np.ndarray], rows: np.ndarray) -> FusionParameters:
     best = None
     for gate in FIGURE_OF_MERIT_GATES:
-        start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0, 0.0, 0.0, 0.0, -4.0])
+        start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0, 0.0, 0.0, 0.0])
         # signs fixed by physics: a better figure of merit never lowers the trust, unindexed
         # peaks and a worse profile fit never raise it, other systems are never favoured; the
-        # network is tempered, never sharpened; a metric above the crystal's symmetry is
-        # never more likely than not
-        bounds = [(None, None), (-100, 0), (None, None), (None, None), (0, 10), (-100, 0), (-10, 0), (-5, 0), (-100, 0)]
+        # network is tempered, never sharpened
+        bounds = [(None, None), (-100, 0), (None, None), (None, None), (0, 10), (-100, 0), (-10, 0), (-5, 0)]
         result = minimize(lambda x: nll(parameters(x, gate), d, rows), start, method="Powell", bounds=bounds,
                           options={"maxiter": 20000, "xtol": 1e-4, "ftol": 1e-7})
         if best is None or result.fun < best[0] - 1e-4:
@@ -84,8 +82,6 @@ def main() -> None:
     args = ap.parse_args()
     parts = [np.load(path) for path in args.data]
     d = {k: np.concatenate([part[k] for part in parts]) for k in ("network", "rel", "fom", "unindexed", "misfit", "labels", "ids")}
-    d["rel_lower"] = np.concatenate([part["rel_lower"] if "rel_lower" in part else np.full(part["rel"].shape, np.nan)
-                                     for part in parts])
     d["network"] = d["network"] / d["network"].sum(1, keepdims=True)
     d["unindexed"], d["misfit"] = np.nan_to_num(d["unindexed"]), np.nan_to_num(d["misfit"], nan=1.0)
     every = np.arange(len(d["labels"]))
@@ -96,8 +92,7 @@ def main() -> None:
     fold = (d["ids"] * 2654435761 % 2**32) % 2 == 0
     for name, train, test in (("fold A", every[fold], every[~fold]), ("fold B", every[~fold], every[fold])):
         params = fit(d, train)
-        print(f"{name}: weight {params.weight:.3f}, network_power {params.network_power:.3f}, outside {params.outside:.2f}, "
-              f"lower_symmetry {params.lower_symmetry:.2f}, network_share {params.network_share:.3f}, "
+        print(f"{name}: weight {params.weight:.3f}, network_power {params.network_power:.3f}, outside {params.outside:.2f}, network_share {params.network_share:.3f}, "
               f"trust {params.trust_intercept:.2f} + {params.trust_slope:.2f} ln M20 + {params.trust_unindexed:.2f} u "
               f"+ {params.trust_misfit:.2f} ln chi2, gate M20 >= {params.min_figure_of_merit:g}")
         describe("fitted half", params, d, train)
@@ -119,8 +114,7 @@ def main() -> None:
     print("FUSION = FusionParameters(" + ", ".join(
         f"{k}={round(v, 3)}" for k, v in (("weight", params.weight), ("network_power", params.network_power),
                                            ("network_share", params.network_share),
-                                           ("outside", params.outside), ("lower_symmetry", params.lower_symmetry),
-                                           ("trust_intercept", params.trust_intercept),
+                                           ("outside", params.outside), ("trust_intercept", params.trust_intercept),
                                            ("trust_slope", params.trust_slope),
                                            ("trust_unindexed", params.trust_unindexed), ("trust_misfit", params.trust_misfit),
                                            ("min_figure_of_merit", params.min_figure_of_merit),

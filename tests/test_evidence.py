@@ -234,44 +234,6 @@ def test_fusion_mixes_the_posterior_and_the_network_by_the_trust_in_the_cell() -
     np.testing.assert_allclose(fuse(net, ll, tempered, 100.0), q / q.sum(), rtol=1e-12)
 
 
-def test_a_monoclinic_crystal_on_an_orthorhombic_metric_is_found_below_it() -> None:
-    """P2_1/c with beta = 90 deg exactly: its metric is orthorhombic and indexing says oP, so
-    its group (EG 4) is outside the indexed system; the evidence of the lattice below (mP, same
-    cell and axes) puts it first on the same likelihood scale, and the fusion uses it when
-    ``lower_symmetry`` is set."""
-    from xrdfast.fusion import LOWER_LATTICE
-
-    cell = (5.2, 6.1, 7.4, 90, 90, 90)
-    two_theta, intensity = hand_made(cell, "P 1 21/c 1", seed=3)
-    ins = make_instrument(WAVELENGTH, wavelength2=0.0, widths={"W": FWHM**2, "eta": 0.0})
-    background = np.full(len(two_theta), 0.01)
-    ortho = extinction_evidence(two_theta, intensity, cell, "oP", instrument=ins, background=background)
-    mono = extinction_evidence(two_theta, intensity, cell, LOWER_LATTICE["oP"], instrument=ins, background=background)
-    assert _core.extinction_group_number(14) == 4 and mono.ranked()[0][0] == 4
-    assert mono.log_likelihood.max() > ortho.log_likelihood.max()  # no orthorhombic group explains it as well
-    rel, lower = ortho.relative_log_likelihood(), mono.relative_log_likelihood(ortho.log_mean_likelihood)
-    np.testing.assert_allclose(lower[mono.groups - 1] + ortho.log_mean_likelihood, mono.log_likelihood, rtol=1e-12)
-    assert np.isnan(rel[3]) and np.isnan(lower[ortho.groups - 1]).all()
-    net = np.full(99, 1 / 99)
-    base = dict(weight=0.5, outside=-8.0, min_figure_of_merit=10.0)
-    without = fuse(net, rel, FusionParameters(**base), 100.0, lower=lower)  # lower_symmetry None: outside
-    np.testing.assert_allclose(without, fuse(net, rel, FusionParameters(**base), 100.0), rtol=1e-12)
-    assert without.argmax() + 1 != 4
-    with_lower = fuse(net, rel, FusionParameters(**base, lower_symmetry=-2.0), 100.0, lower=lower)
-    assert with_lower.argmax() + 1 == 4
-    score = np.where(np.isnan(rel), np.where(np.isnan(lower), -8.0, 0.5 * lower - 2.0), 0.5 * rel)  # Bayes by hand
-    q = np.exp(score - score.max())
-    np.testing.assert_allclose(with_lower, q / q.sum(), rtol=1e-9)
-    # what classify tells: a warning, and the evidence of the lattice that ranks the answer
-    from xrdfast.classify import _fusion_fields, _fusion_warnings
-    from xrdfast.fusion import Fused
-
-    f = Fused(with_lower, "indexed", Indexing(cell, "oP", 100.0), ortho, lower_evidence=mono)
-    assert any("pseudo-symmetric" in w for w in _fusion_warnings(f)) and _fusion_fields(f)["evidence"] is mono
-    g = Fused(without, "indexed", Indexing(cell, "oP", 100.0), ortho, lower_evidence=mono)
-    assert not any("pseudo-symmetric" in w for w in _fusion_warnings(g)) and _fusion_fields(g)["evidence"] is ortho
-
-
 def test_a_cell_that_leaves_many_peaks_unindexed_warns_of_a_mixture() -> None:
     from xrdfast.classify import MIXTURE_UNINDEXED, _fusion_warnings
     from xrdfast.fusion import Fused

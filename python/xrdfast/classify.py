@@ -344,36 +344,23 @@ MIXTURE_UNINDEXED = 0.32
 
 
 def _fusion_warnings(f: Any) -> list[str]:
-    """Why the evidence was not used, a top group from the lattice below the indexed metric,
-    and a likely mixture: a good cell that leaves many peaks unindexed (single-phase simulated
-    AMCSD minerals through the same peaks and indexing leave more than MIXTURE_UNINDEXED
-    unindexed in 5 % of cases)."""
+    """Why the evidence was not used, and a likely mixture: a good cell that leaves many
+    peaks unindexed (single-phase simulated AMCSD minerals through the same peaks and
+    indexing leave more than MIXTURE_UNINDEXED unindexed in 5 % of cases)."""
     if f is None:
         return []
     out = [f"extinction evidence not used: {f.note}"] if f.note else []
     ix = f.indexing
-    low = f.lower_evidence
-    if _top_is_lower(f):
-        out.append(f"the most probable group is of the {low.lattice} lattice below the indexed {ix.lattice} metric: "
-                   "a pseudo-symmetric cell (its axes and angles fit the higher system within the lines' precision)")
     if ix is not None and ix.unindexed > MIXTURE_UNINDEXED:
         out.append(f"likely a mixture or an impurity: the best cell ({ix.lattice}, M20 {ix.figure_of_merit:.0f}) "
                    f"leaves {100 * ix.unindexed:.0f} % of the peaks unindexed")
     return out
 
 
-def _top_is_lower(f: Any) -> bool:
-    """Whether the fused top group is one of the lattice below the indexed metric's."""
-    low = f.lower_evidence
-    return low is not None and int(np.argmax(f.probabilities)) + 1 in set(low.groups.tolist())
-
-
 def _fusion_fields(f: Any) -> dict[str, Any]:
-    """The Prediction fields of a fusion; the evidence shown is the one that ranks the top group."""
     ix = f.indexing
     return {"cell": None if ix is None else ix.cell, "lattice": None if ix is None else ix.lattice,
-            "figure_of_merit": None if ix is None else ix.figure_of_merit, "method": f.method,
-            "evidence": f.lower_evidence if _top_is_lower(f) else f.evidence}
+            "figure_of_merit": None if ix is None else ix.figure_of_merit, "method": f.method, "evidence": f.evidence}
 
 
 # Inference runs in batches of exactly this many patterns (the last one padded with zeros):

@@ -74,18 +74,12 @@ class ExtinctionEvidence:
         p = self.probabilities
         return [(int(self.groups[i]), float(p[i])) for i in np.argsort(-p, kind="stable")]
 
-    @property
-    def log_mean_likelihood(self) -> float:
-        """Log of the mean likelihood over the lattice system's groups (log-mean-exp)."""
-        ll = self.log_likelihood
-        return float(ll.max() + math.log(np.mean(np.exp(ll - ll.max()))))
-
-    def relative_log_likelihood(self, reference: float | None = None) -> np.ndarray:
-        """(99,) log-likelihood of each extinction group relative to ``reference`` (default the
-        mean over this lattice system's groups, ``log_mean_likelihood``; another evidence's of
-        the same pattern and cell puts both on one scale); NaN for groups outside the system."""
+    def relative_log_likelihood(self) -> np.ndarray:
+        """(99,) log-likelihood of each extinction group relative to the mean over the lattice
+        system's groups (log-mean-exp = 0); NaN for groups outside the lattice system."""
         out = np.full(99, np.nan)
-        out[self.groups - 1] = self.log_likelihood - (self.log_mean_likelihood if reference is None else reference)
+        ll = self.log_likelihood
+        out[self.groups - 1] = ll - (ll.max() + math.log(np.mean(np.exp(ll - ll.max()))))
         return out
 
     def allowed(self, group: int) -> np.ndarray:
