@@ -29,9 +29,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kDeg = M_PI / 180.0;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Shortest lattice translation accepted, Å: graphite, diamond and the close-packed metals
-// repeat at 2.46-2.55 Å (beryllium's 2.29 Å is the rare exception); tinier cells only fit
-// short line lists by chance.
-constexpr double kMinLength = 2.4;
+// repeat at 2.46-2.55 Å, hcp beryllium at 2.29 Å and hcp iron (hexaferrum) at 2.35 Å, the
+// shortest among minerals; tinier cells only fit short line lists by chance.
+constexpr double kMinLength = 2.2;
 constexpr double kSymmetryBonus = 1.3;
 constexpr double kPrecisionOfTolerance = 1.0 / 6;  // half a standard uncertainty, the tolerance being three
 
