@@ -80,6 +80,27 @@ bool allowed(const Vec3i& h, char centring) {
   }
 }
 
+// The integers x at which a parabola Q(x) = C (x - x0)^2 + Q_min lies within [q - tol, q + tol]:
+// those in x0 -+ [r_lo, r_hi] where C r^2 = q -+ tol - Q_min, as two ascending, disjoint
+// windows [lo1, hi1] and [lo2, hi2] (usually empty). A margin far above rounding and far
+// below one step keeps every integer at an edge in play; the caller's exact test on Q decides.
+struct IntegerWindows {
+  int lo1, hi1, lo2, hi2;
+  static constexpr double kMargin = 1e-6;
+  // false when the whole parabola lies above q + tol
+  bool of(double x0, double q_min, double inv_c, double q, double tol) {
+    const double qlo = q - tol, qmax = q + tol;
+    if (q_min > qmax + kMargin * tol) return false;
+    const double r_hi = std::sqrt(std::max(0.0, (qmax - q_min) * inv_c));
+    const double r_lo = qlo > q_min ? std::sqrt((qlo - q_min) * inv_c) : 0.0;
+    lo1 = int(std::ceil(x0 - r_hi - kMargin));
+    hi1 = int(std::floor(x0 - r_lo + kMargin));
+    lo2 = std::max(hi1 + 1, int(std::ceil(x0 + r_lo - kMargin)));
+    hi2 = int(std::floor(x0 + r_hi + kMargin));
+    return true;
+  }
+};
+
 // A reciprocal metric G* prepared for finding the reflections near a line: for each (h, k),
 // Q is a parabola in l, Q = C (l - l0)^2 + Q_min(h, k), and Q_min(h, k) = (h k) S (h k)^T
 // with S the Schur complement of C in G*. Its constants are computed once per trial cell,
@@ -101,12 +122,11 @@ struct ReflectionFinder {
   // walk visits only them (usually none).
   template <typename Visit>
   void near(double q, double tol, char centring, Visit visit) const {
-    const double qlo = q - tol, qmax = q + tol;
+    const double qmax = q + tol;
     const int hmax = int(std::floor(std::sqrt(qmax * g11) + 1e-9));
     const int kmax = int(std::floor(std::sqrt(qmax * g22) + 1e-9));
-    // A margin far above rounding and far below one index keeps every integer at an edge
-    // in play; the exact test on Q decides.
-    constexpr double kMargin = 1e-6;
+    constexpr double kMargin = IntegerWindows::kMargin;
+    IntegerWindows w;
     for (int h = 0; h <= hmax; ++h) {
       const double disc = S12 * S12 * h * h - S22 * (S11 * h * h - qmax);
       if (disc < 0) continue;
@@ -115,12 +135,8 @@ struct ReflectionFinder {
       const int khi = std::min(kmax, int(std::ceil((-S12 * h + root) * inv_s22 + kMargin)));
       for (int k = klo; k <= khi; ++k) {
         const double lin = D * k + E * h, c0 = A * h * h + B * k * k + F * h * k;
-        const double l0 = -0.5 * lin * inv_c, qmin = c0 + 0.5 * lin * l0;
-        if (qmin > qmax + kMargin * tol) continue;
-        const double r_hi = std::sqrt(std::max(0.0, (qmax - qmin) * inv_c));
-        const double r_lo = qlo > qmin ? std::sqrt((qlo - qmin) * inv_c) : 0.0;
-        const int lo1 = int(std::ceil(l0 - r_hi - kMargin)), hi1 = int(std::floor(l0 - r_lo + kMargin));
-        const int lo2 = std::max(hi1 + 1, int(std::ceil(l0 + r_lo - kMargin))), hi2 = int(std::floor(l0 + r_hi + kMargin));
+        const double l0 = -0.5 * lin * inv_c;
+        if (!w.of(l0, c0 + 0.5 * lin * l0, inv_c, q, tol)) continue;
         auto try_l = [&](int l) {
           if (h == 0 && k == 0 && l <= 0) return true;
           const double qc = c0 + lin * l + C * double(l) * l;
@@ -129,9 +145,9 @@ struct ReflectionFinder {
           if (!allowed(hkl, centring)) return true;
           return visit(hkl, qc);
         };
-        for (int l = lo1; l <= hi1; ++l)
+        for (int l = w.lo1; l <= w.hi1; ++l)
           if (!try_l(l)) return;
-        for (int l = lo2; l <= hi2; ++l)
+        for (int l = w.lo2; l <= w.hi2; ++l)
           if (!try_l(l)) return;
       }
     }
@@ -163,25 +179,20 @@ struct ZoneFinder {
       : A(q1), B(q2), F(r), inv_b(1 / q2), h2_per_q(4 * q2 / (4 * q1 * q2 - r * r)) {}
 
   bool indexes(double q, double tol) const {
-    const double qlo = q - tol, qmax = q + tol;
-    constexpr double kMargin = 1e-6;
     // h^2 (4 A B - F^2) <= 4 B Q for a point of the zone; one more h absorbs rounding
-    const int hmax = int(std::floor(std::sqrt(qmax * h2_per_q))) + 1;
+    const int hmax = int(std::floor(std::sqrt((q + tol) * h2_per_q))) + 1;
+    IntegerWindows w;
     for (int h = 0; h <= hmax; ++h) {
       const double lin = F * h;
-      const double k0 = -0.5 * lin * inv_b, qmin = A * h * h + 0.5 * lin * k0;
-      if (qmin > qmax + kMargin * tol) continue;
-      const double r_hi = std::sqrt(std::max(0.0, (qmax - qmin) * inv_b));
-      const double r_lo = qlo > qmin ? std::sqrt((qlo - qmin) * inv_b) : 0.0;
-      const int lo1 = int(std::ceil(k0 - r_hi - kMargin)), hi1 = int(std::floor(k0 - r_lo + kMargin));
-      const int lo2 = std::max(hi1 + 1, int(std::ceil(k0 + r_lo - kMargin))), hi2 = int(std::floor(k0 + r_hi + kMargin));
+      const double k0 = -0.5 * lin * inv_b;
+      if (!w.of(k0, A * h * h + 0.5 * lin * k0, inv_b, q, tol)) continue;
       auto hit = [&](int k) {
         if (h == 0 && k <= 0) return false;  // one of each Friedel pair, as ReflectionFinder
         return std::abs(A * h * h + B * k * k + F * h * k - q) <= tol;
       };
-      for (int k = lo1; k <= hi1; ++k)
+      for (int k = w.lo1; k <= w.hi1; ++k)
         if (hit(k)) return true;
-      for (int k = lo2; k <= hi2; ++k)
+      for (int k = w.lo2; k <= w.hi2; ++k)
         if (hit(k)) return true;
     }
     return false;
