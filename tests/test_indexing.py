@@ -154,6 +154,19 @@ def test_three_lines_of_an_fcc_metal_with_a_zero_shift_index():
     assert best.zero_shift == pytest.approx(-0.05, abs=0.01)
 
 
+@pytest.mark.parametrize("metal, a", [("W", 3.1652), ("Mo", 3.1470), ("Ta", 3.3013), ("Nb", 3.3004)])
+def test_bcc_metals_at_copper_k_alpha_index_as_body_centred(metal, a):
+    # Over 5-90 deg a bcc metal shows 110, 200, 211 and 220, which a primitive cubic cell
+    # a/sqrt(2) indexes as 100 ... 200 just as well (the same calculated lines): the tie
+    # goes to the body-centred cell (room-temperature cell edges, rounded)
+    tt = _lines((a, a, a, 90, 90, 90), "Im-3m", seed=2)
+    tt = tt[tt < 90]
+    assert tt.size == 4
+    best = index(tt, wavelength=LAMBDA)[0]
+    assert best.lattice == "cI", (metal, best.summary())
+    assert best.cell[0] == pytest.approx(a, abs=2e-3)
+
+
 def test_impurity_lines_are_left_unindexed():
     tt = _lines((10.2, 6.0, 4.75, 90, 90, 90), "Pnma")
     impurities = np.array([23.123, 31.777])

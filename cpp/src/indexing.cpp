@@ -1246,6 +1246,23 @@ bool evaluate(const Matrix3d& gs, double zero, const Conventional& conv, const L
   return true;
 }
 
+// Best first: by score, and between equal scores (to 1e-8: the same calculated lines, as a
+// primitive cubic cell a/sqrt(2) and the body-centred cell a have for bcc tungsten's four
+// lines at Cu K-alpha) the cell with more room per lattice point, the one real structures
+// have: bcc metals are common, while no crystal repeats in a simple cubic cell of 2.2-2.4 Å.
+bool ranks_before(const Candidate& a, const Candidate& b) {
+  const auto key = [](double score) {
+    if (!(score > 0)) return std::numeric_limits<long long>::min();
+    return std::isfinite(score) ? std::llround(std::log(score) * 1e8) : std::numeric_limits<long long>::max();
+  };
+  const auto room = [](const IndexingSolution& s) {
+    const char c = s.lattice.size() > 1 ? s.lattice[1] : 'P';
+    return s.volume / (c == 'F' ? 4 : c == 'R' ? 3 : c == 'P' ? 1 : 2);
+  };
+  const long long ka = key(a.sol.score), kb = key(b.sol.score);
+  return ka != kb ? ka > kb : room(a.sol) > room(b.sol);
+}
+
 bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt, Candidate& out, double zero0,
                      std::vector<Matrix3d>* subs, bool prerefine = true) {
   // 1. Refine the trial cell in its own parametrisation, tolerances shrinking as it converges
@@ -1463,7 +1480,7 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))
     std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());
-  auto by_score = [](const Candidate& a, const Candidate& b) { return a.sol.score > b.sol.score; };
+  const auto by_score = ranks_before;
   std::sort(cands.begin(), cands.end(), by_score);
   // The superstructures of the best cells that leave some of the first lines over.
   const size_t n_parents = opt.superstructure_chance > 0 ? std::min<size_t>(cands.size(), 3) : 0;
