@@ -76,7 +76,9 @@ struct IndexingSolution {
   int f_n_n_possible;                 // distinct calculated lines up to the N-th
   double zero_shift;                  // deg 2theta, to subtract from the observed positions
   int n_indexed, n_lines;             // of the lines used
-  double score;                       // the ranking figure: M20 times the indexed share squared
+  // the ranking figure: M20 above the lines' precision, times the share of the first lines
+  // indexed to the 4th power and a bonus per metric constraint (indexing.cpp, evaluate)
+  double score;
   std::vector<IndexedLine> lines;
   std::vector<double> unindexed;      // deg 2theta (as observed) of the lines left over
   bool superstructure = false;        // a superstructure of a cell that left lines unindexed
