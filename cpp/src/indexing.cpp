@@ -714,7 +714,8 @@ Matrix3d primitive_gs(const Matrix3d& gs, char centring) {
   const Eigen::Matrix3d B = primitive_reciprocal_basis(centring);
   return B * gs * B.transpose();
 }
-int lattice_points(char centring) { return centring == 'F' ? 4 : centring == 'P' ? 1 : 2; }
+// Lattice points per conventional cell (R: the hexagonal axes of a rhombohedral lattice).
+int lattice_points(char centring) { return centring == 'F' ? 4 : centring == 'R' ? 3 : centring == 'P' ? 1 : 2; }
 
 struct Search {
   const Lines& L;
@@ -770,12 +771,11 @@ struct Search {
     return 0.5 * opt.search_tolerance * dq_dtt(2 * std::asin(s) / kDeg, L.lambda);
   }
 
-  // Count the first n_score lines a trial G* indexes, giving up after max_miss misses.
+  // Count the first n_score lines a trial G* (its prepared finder) indexes, giving up after max_miss misses.
   // `known` marks lines the trial's own zone (its hk0 reflections, the same numbers)
   // already indexes: they are hits without a test, and still count in the budget, so
   // the search is the same, only faster.
-  int score(const Matrix3d& gs, char centring, std::uint32_t known) {
-    const ReflectionFinder finder(gs, gs.inverse());
+  int score(const ReflectionFinder& finder, char centring, std::uint32_t known) {
     int miss = 0, hits = 0;
     for (int i = 0; i < L.n_score; ++i) {
       if (known >> i & 1u) {
@@ -799,9 +799,12 @@ struct Search {
                         : form == Form::Orthorhombic ? 8 : form == Form::Triclinic ? 1 : 2;
     if (v > std::min(opt.max_volume, vmax * fold) || v < 8) return;
     // no lattice translation is shorter than kMinLength
-    const Matrix3d g = primitive_gs(gs, centring).inverse();
-    if (g(0, 0) < kMinLength * kMinLength || g(1, 1) < kMinLength * kMinLength || g(2, 2) < kMinLength * kMinLength) return;
-    const int hits = score(gs, centring, known);
+    const Matrix3d g = gs.inverse();
+    const Matrix3d g_primitive = centring == 'P' ? g : primitive_gs(gs, centring).inverse();
+    if (g_primitive(0, 0) < kMinLength * kMinLength || g_primitive(1, 1) < kMinLength * kMinLength ||
+        g_primitive(2, 2) < kMinLength * kMinLength)
+      return;
+    const int hits = score(ReflectionFinder(gs, g), centring, known);
     if (hits >= 0) trials.push_back(Trial{gs, form, hits, v, centring});
   }
 
@@ -1096,8 +1099,7 @@ std::vector<Matrix3d> sublattices(const Matrix3d& gs, const Lines& L, const Line
   // the 13 directions mod 3 up to sign (the hexagonal sqrt(3) cells need (1, -1, 0), ...)
   static const Vec3i p3[] = {{1, 0, 0},  {0, 1, 0},  {0, 0, 1},  {1, 1, 0},  {1, -1, 0}, {1, 0, 1},  {1, 0, -1},
                              {0, 1, 1},  {0, 1, -1}, {-1, 1, 1}, {1, -1, 1}, {1, 1, -1}, {1, 1, 1}};
-  const Matrix3d g = gs.inverse();
-  const ReflectionFinder finder(gs, g);
+  const ReflectionFinder finder(gs, gs.inverse());
   std::vector<std::vector<Vec3i>> matches(size_t(L.n));
   int n_indexed = 0;
   for (int i = 0; i < L.n; ++i) {
@@ -1255,10 +1257,7 @@ bool ranks_before(const Candidate& a, const Candidate& b) {
     if (!(score > 0)) return std::numeric_limits<long long>::min();
     return std::isfinite(score) ? std::llround(std::log(score) * 1e8) : std::numeric_limits<long long>::max();
   };
-  const auto room = [](const IndexingSolution& s) {
-    const char c = s.lattice.size() > 1 ? s.lattice[1] : 'P';
-    return s.volume / (c == 'F' ? 4 : c == 'R' ? 3 : c == 'P' ? 1 : 2);
-  };
+  const auto room = [](const IndexingSolution& s) { return s.volume / lattice_points(s.lattice.size() > 1 ? s.lattice[1] : 'P'); };
   const long long ka = key(a.sol.score), kb = key(b.sol.score);
   return ka != kb ? ka > kb : room(a.sol) > room(b.sol);
 }
@@ -1480,8 +1479,7 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
 
   if (std::getenv("XRDFAST_INDEX_DEBUG"))
     std::fprintf(stderr, "refined %zu solutions, %.3f s\n", cands.size(), std::chrono::duration<double>(Clock::now() - start).count());
-  const auto by_score = ranks_before;
-  std::sort(cands.begin(), cands.end(), by_score);
+  std::sort(cands.begin(), cands.end(), ranks_before);
   // The superstructures of the best cells that leave some of the first lines over.
   const size_t n_parents = opt.superstructure_chance > 0 ? std::min<size_t>(cands.size(), 3) : 0;
   std::vector<Candidate> parents(cands.begin(), cands.begin() + long(n_parents));  // add_solution grows cands
@@ -1528,7 +1526,7 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
       add_solution(std::move(cs));
     }
   }
-  std::sort(cands.begin(), cands.end(), by_score);
+  std::sort(cands.begin(), cands.end(), ranks_before);
   std::vector<IndexingSolution> out;
   std::vector<double> volumes;  // reduced-cell volumes of the solutions kept
   for (size_t i = 0; i < cands.size() && int(out.size()) < opt.top; ++i) {
