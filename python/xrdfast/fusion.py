@@ -18,13 +18,14 @@ higher system). ``weight`` tempers a likelihood whose Wilson and Gaussian assump
 it over-confident, ``network_power`` a network whose calibration holds for its own answers
 but that is too sure of the groups it ranks low to serve as the prior of exact evidence (a
 garnet's Ia-3d at 2e-4 beside I-43d at 0.07, say: the absence of the {013} lines that
-tells them apart has to fight 6 nats of prior). The trust is the probability that indexing found the right cell and its
-evidence is sound, which de Wolff's M20 predicts (de Wolff, J. Appl. Cryst. 1 (1968) 108:
-M20 >= 10 rarely wrong, but not never), with u the fraction of the peaks the cell leaves
-unindexed (an impurity, or a wrong cell) and chi2 the reduced chi-square of the evidence's
-profile fit (a profile the extraction cannot follow); ``network_share`` keeps the network in the answer even for a cell given by
-hand (M20 = inf), since the evidence fails with hundreds of nats when an impurity line sits
-on a forbidden position. Under ``min_figure_of_merit`` the evidence is not computed at all.
+tells them apart has to fight 6 nats of prior). The trust is the probability that indexing
+found the right cell and its evidence is sound, which de Wolff's M20 predicts (de Wolff,
+J. Appl. Cryst. 1 (1968) 108: M20 >= 10 rarely wrong, but not never), with u the fraction
+of the peaks the cell leaves unindexed (an impurity, or a wrong cell) and chi2 the reduced
+chi-square of the evidence's profile fit (a profile the extraction cannot follow);
+``network_share`` keeps the network in the answer even for a cell given by hand
+(M20 = inf), since the evidence fails with hundreds of nats when an impurity line sits on a
+forbidden position. Under ``min_figure_of_merit`` the evidence is not computed at all.
 
 The parameters are fitted by ``scripts/fit_fusion.py`` by maximum likelihood on AMCSD
 minerals simulated with stage-2 nuisances and run through the same peaks and indexing as
