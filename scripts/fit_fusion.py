@@ -8,9 +8,9 @@ card's 1,000 test minerals excluded (never measured data), each run through the 
 indexing and evidence that ``classify`` runs, so that indexing's wrong cells, wrong systems
 and poor figures of merit are in the data the fusion learns to distrust.
 
-``weight``, ``network_power``, ``outside``, ``network_share`` and the trust's intercept and coefficients (ln M20,
-the unindexed fraction of the peaks, ln of the evidence fit's reduced chi-square) maximise the likelihood of the true extinction groups under the fused probabilities
-(``xrdfast.fusion.fuse``); ``min_figure_of_merit`` is the smallest figure of merit, on a
+``weight``, ``network_power``, ``outside``, ``network_share``, ``robustness`` and the trust's intercept and
+coefficients (ln M20, the unindexed fraction of the peaks, ln of the evidence fit's reduced chi-square) maximise
+the likelihood of the true extinction groups under the fused probabilities (``xrdfast.fusion.fuse``); ``min_figure_of_merit`` is the smallest figure of merit, on a
 short grid, from which the evidence improves that likelihood. ``abstain_below`` is the
 smallest fused top-1 probability above which the indexed predictions are right at least
 ``--precision`` of the time. A two-fold split of the minerals shows that the fit carries
@@ -25,15 +25,16 @@ import numpy as np
 from scipy.optimize import minimize
 
 from xrdfast.fusion import FusionParameters, fuse
-from xrdfast.ml.metrics import expected_calibration_error
+from xrdfast.ml.metrics import expected_calibration_error, top_k_accuracy
 
 FIGURE_OF_MERIT_GATES = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 
 
 def parameters(x: np.ndarray, gate: float) -> FusionParameters:
-    weight, outside, share_logit, intercept, slope, unindexed, misfit, power = x
+    weight, outside, share_logit, intercept, slope, unindexed, misfit, power, robustness_logit = x
     return FusionParameters(weight=float(math.exp(weight)), network_power=float(math.exp(power)), outside=float(outside),
                             network_share=float(1 / (1 + math.exp(-share_logit))),
+                            robustness=float(1 / (1 + math.exp(-robustness_logit))),
                             trust_intercept=float(intercept), trust_slope=float(slope), trust_unindexed=float(unindexed),
                             trust_misfit=float(misfit), min_figure_of_merit=gate)
 
@@ -50,11 +51,11 @@ def nll(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) ->
 def fit(d: dict[str, np.ndarray], rows: np.ndarray) -> FusionParameters:
     best = None
     for gate in FIGURE_OF_MERIT_GATES:
-        start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0, 0.0, 0.0, 0.0])
+        start = np.array([math.log(0.3), -8.0, -2.0, -2.0, 1.0, 0.0, 0.0, 0.0, -3.0])
         # signs fixed by physics: a better figure of merit never lowers the trust, unindexed
         # peaks and a worse profile fit never raise it, other systems are never favoured; the
         # network is tempered, never sharpened
-        bounds = [(None, None), (-100, 0), (None, None), (None, None), (0, 10), (-100, 0), (-10, 0), (-5, 0)]
+        bounds = [(None, None), (-100, 0), (-30, 10), (None, None), (0, 10), (-100, 0), (-10, 0), (-5, 0), (-30, 5)]
         result = minimize(lambda x: nll(parameters(x, gate), d, rows), start, method="Powell", bounds=bounds,
                           options={"maxiter": 20000, "xtol": 1e-4, "ftol": 1e-7})
         if best is None or result.fun < best[0] - 1e-4:
@@ -71,8 +72,9 @@ def describe(name: str, params: FusionParameters, d: dict[str, np.ndarray], rows
     p = fused(params, d, rows)
     ece, _, right = calibration(p, d["labels"][rows])
     net_right = d["network"][rows].argmax(1) == d["labels"][rows] - 1
+    top5 = 100 * top_k_accuracy(p, d["labels"][rows], (5,))["top5"]
     print(f"  {name} ({len(rows)}): NLL {nll(params, d, rows):.3f} (network {nll(FusionParameters(min_figure_of_merit=math.inf), d, rows):.3f}), "
-          f"top-1 {100 * right.mean():.1f} % (network {100 * net_right.mean():.1f} %), ECE {ece:.3f}")
+          f"top-1 {100 * right.mean():.1f} % (network {100 * net_right.mean():.1f} %), top-5 {top5:.1f} %, ECE {ece:.3f}")
 
 
 def main() -> None:
@@ -93,6 +95,7 @@ def main() -> None:
     for name, train, test in (("fold A", every[fold], every[~fold]), ("fold B", every[~fold], every[fold])):
         params = fit(d, train)
         print(f"{name}: weight {params.weight:.3f}, network_power {params.network_power:.3f}, outside {params.outside:.2f}, network_share {params.network_share:.3f}, "
+              f"robustness {params.robustness:.4f}, "
               f"trust {params.trust_intercept:.2f} + {params.trust_slope:.2f} ln M20 + {params.trust_unindexed:.2f} u "
               f"+ {params.trust_misfit:.2f} ln chi2, gate M20 >= {params.min_figure_of_merit:g}")
         describe("fitted half", params, d, train)
@@ -114,6 +117,7 @@ def main() -> None:
     print("FUSION = FusionParameters(" + ", ".join(
         f"{k}={round(v, 3)}" for k, v in (("weight", params.weight), ("network_power", params.network_power),
                                            ("network_share", params.network_share),
+                                           ("robustness", params.robustness),
                                            ("outside", params.outside), ("trust_intercept", params.trust_intercept),
                                            ("trust_slope", params.trust_slope),
                                            ("trust_unindexed", params.trust_unindexed), ("trust_misfit", params.trust_misfit),

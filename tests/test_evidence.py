@@ -234,6 +234,29 @@ def test_fusion_mixes_the_posterior_and_the_network_by_the_trust_in_the_cell() -
     np.testing.assert_allclose(fuse(net, ll, tempered, 100.0), q / q.sum(), rtol=1e-12)
 
 
+def test_robust_evidence_caps_how_far_one_group_can_fall() -> None:
+    """The robust likelihood (1 - rho) exp(w l) + rho, by hand: with rho = 0 the plain
+    tempered Bayes; with rho > 0 a group the evidence rejects by 100 or by 10,000 nats keeps
+    rho times its network prior, so the network orders the rejected groups."""
+    from xrdfast.fusion import posterior
+
+    rng = np.random.default_rng(2)
+    net = rng.dirichlet(np.ones(99))
+    ll = np.full(99, np.nan)
+    ll[30:50] = rng.normal(0, 3, 20)
+    ll[40], ll[41] = -100.0, -1e4
+    plain = FusionParameters(weight=0.6, network_power=0.7, outside=-5.0)
+    robust = FusionParameters(weight=0.6, network_power=0.7, outside=-5.0, robustness=0.05)
+    by_hand = net**0.7 * np.where(np.isnan(ll), math.exp(-5.0), 0.95 * np.exp(0.6 * np.nan_to_num(ll)) + 0.05)
+    np.testing.assert_allclose(posterior(net, ll, robust), by_hand / by_hand.sum(), rtol=1e-12)
+    q = net**0.7 * np.exp(np.where(np.isnan(ll), -5.0, 0.6 * np.nan_to_num(ll)))
+    np.testing.assert_allclose(posterior(net, ll, plain), q / q.sum(), rtol=1e-12)
+    p = posterior(net, ll, robust)
+    assert p[40] / p[41] == pytest.approx((net[40] / net[41]) ** 0.7, rel=1e-12)
+    assert posterior(net, ll, plain)[41] == 0.0  # exp(-6,000): the plain evidence rules it out for good
+    assert p[41] == pytest.approx(0.05 * net[41] ** 0.7 / by_hand.sum(), rel=1e-9)
+
+
 def test_a_cell_that_leaves_many_peaks_unindexed_warns_of_a_mixture() -> None:
     from xrdfast.classify import MIXTURE_UNINDEXED, _fusion_warnings
     from xrdfast.fusion import Fused
