@@ -8,10 +8,11 @@ card's 1,000 test minerals excluded (never measured data), each run through the 
 indexing and evidence that ``classify`` runs, so that indexing's wrong cells, wrong systems
 and poor figures of merit are in the data the fusion learns to distrust.
 
-``weight``, ``network_power``, ``outside``, ``network_share``, ``robustness`` and the trust's intercept and
-coefficients (ln M20, the unindexed fraction of the peaks, ln of the evidence fit's reduced chi-square) maximise
-the likelihood of the true extinction groups under the fused probabilities (``xrdfast.fusion.fuse``); ``min_figure_of_merit`` is the smallest figure of merit, on a
-short grid, from which the evidence improves that likelihood. ``abstain_below`` is the
+``weight``, ``network_power``, ``outside``, ``network_share``, ``robustness`` and the trust's
+intercept and coefficients (ln M20, the unindexed fraction of the peaks, ln of the evidence
+fit's reduced chi-square) maximise the likelihood of the true extinction groups under the
+fused probabilities (``xrdfast.fusion.fuse``); ``min_figure_of_merit`` is the smallest figure
+of merit, on a short grid, from which the evidence improves that likelihood. ``abstain_below`` is the
 smallest fused top-1 probability above which the indexed predictions are right at least
 ``--precision`` of the time. A two-fold split of the minerals shows that the fit carries
 over to minerals it did not see. Prints the values to paste into ``xrdfast/fusion.py``.

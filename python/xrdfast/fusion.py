@@ -31,7 +31,8 @@ chi-square of the evidence's profile fit (a profile the extraction cannot follow
 ``network_share`` would keep the network in the answer even for a cell given by hand
 (M20 = inf); the fit sets it to 0 since the robust evidence does that job (a group the
 evidence rejects by hundreds of nats, say for an impurity line on a forbidden position,
-keeps ``robustness`` times its network prior). Under ``min_figure_of_merit`` the evidence is not computed at all.
+keeps ``robustness`` times its network prior). Under ``min_figure_of_merit`` the evidence is
+not computed at all.
 
 The parameters are fitted by ``scripts/fit_fusion.py`` by maximum likelihood on AMCSD
 minerals simulated with stage-2 nuisances and run through the same peaks and indexing as
@@ -92,8 +93,8 @@ class FusionParameters:
 # 86.1 %, ECE 0.033; each half of a two-fold split by mineral fitted alone carries over to the
 # other half (NLL 1.575 / 1.524 there against 1.514 / 1.564 on itself). The signs are
 # constrained (fit_fusion.py). The robust evidence (robustness 0.09: a group's deficit below
-# the typical group's is capped near ln 0.09 = -2.4 nats) is what the previous fit (plain evidence,
-# weight 0.38, network share 0.05) lacked: NLL 1.62 -> 1.54 and top-5 84.0 -> 86.1 % on these
+# the typical group's is capped near ln 0.09 = -2.4 nats) is what the previous fit (plain
+# evidence, weight 0.38, network share 0.05) lacked: NLL 1.62 -> 1.54 and top-5 84.0 -> 86.1 % on these
 # data, the out-of-fold NLL 1.654 / 1.614 -> 1.575 / 1.524. The misses it rescues are right
 # lattice systems whose true group the evidence rejected by tens to thousands of nats: a
 # pseudo-centred primitive structure indexed in the centred cell its strong lines share, a
