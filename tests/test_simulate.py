@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -348,3 +350,27 @@ def test_grids_are_bounded_before_anything_is_allocated():
                           ((0, 90, 0.1), "inside (0, 180)"), ((5, 90, math.nan), "finite")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             grid_from_range(*args)
+
+
+def test_messages_keep_their_numbers_with_cctbx_imported_after_xrdfast() -> None:
+    """cctbx's wheel bundles its own libstdc++; imported after xrdfast it left our streams
+    writing nothing for a number ("wavelength =  is outside its range  .."). A fresh
+    interpreter in that import order gets the same messages as one that imports cctbx first."""
+    code = ("import sys\n"
+            "if sys.argv[1] == 'after':\n"
+            "    import xrdfast, cctbx.sgtbx\n"
+            "else:\n"
+            "    import cctbx.sgtbx, xrdfast\n"
+            "nacl = xrdfast.from_arrays((5.64,) * 3 + (90,) * 3, 225, ['Na', 'Cl'], [[0, 0, 0], [0.5, 0.5, 0.5]])\n"
+            "for bad in (lambda: xrdfast.simulate(nacl, wavelength=-1.5),\n"
+            "            lambda: xrdfast.from_arrays((0.1, 5, 5, 90, 90, 90), 1, ['Na'], [[0, 0, 0]])):\n"
+            "    try:\n"
+            "        bad()\n"
+            "    except ValueError as error:\n"
+            "        print(error)\n")
+    runs = {order: subprocess.run([sys.executable, "-c", code, order], capture_output=True, text=True, timeout=120)
+            for order in ("after", "before")}
+    assert all(r.returncode == 0 for r in runs.values()), [r.stderr for r in runs.values()]
+    assert runs["after"].stdout == runs["before"].stdout
+    assert "wavelength = -1.5 is outside its range 0.05 .. 5" in runs["after"].stdout
+    assert "cell length a = 0.1" in runs["after"].stdout

@@ -155,3 +155,23 @@ def test_symop_triplets_round_trip():
         xrdfast.SymOp("x,y")
     with pytest.raises(ValueError, match="unimodular"):
         xrdfast.SymOp("2x,y,z")
+
+
+def test_hall_symbols_parse_with_cctbx_imported_after_xrdfast() -> None:
+    """cctbx's wheel bundles its own libstdc++; imported after xrdfast and before the first
+    Hall symbol was parsed, it left stream parsing of origin shifts ("(0 0 4)") failing, so
+    every space-group lookup raised. A fresh interpreter, in that import order, checked
+    against cctbx's own reading of the same symbols."""
+    code = ("import xrdfast, cctbx.sgtbx\n"
+            "for hall in ('P 31 2 (0 0 4)', 'P 61 2 (0 0 5)', 'P 64 2 (0 0 2)'):\n"
+            "    ours = sorted(op.triplet() for op in xrdfast.SpaceGroup.from_hall(hall).operations)\n"
+            "    group = cctbx.sgtbx.space_group(hall)\n"
+            "    print(xrdfast.SpaceGroup.from_hall(hall).number, group.type().number(), len(ours), group.order_z())\n"
+            "print(xrdfast.extinction_group(xrdfast.SpaceGroup('221')).number)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    for line in lines[:3]:
+        ours, theirs, n_ours, n_theirs = map(int, line.split())
+        assert ours == theirs and n_ours == n_theirs
+    assert lines[3] == "81"  # Pm-3m's extinction group

@@ -1,6 +1,7 @@
 #include "xrdfast/hall.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
@@ -91,9 +92,19 @@ std::vector<SymOp> operations_from_hall(const std::string& hall) {
   if (const size_t open = hall.find('('); open != std::string::npos) {
     const size_t close = hall.find(')', open);
     if (close == std::string::npos) fail("unclosed '('");
-    std::istringstream v(hall.substr(open + 1, close - open - 1));
-    for (int& x : shift)
-      if (!(v >> x)) fail("origin shift must be three integers (twelfths)");
+    // Parsed with from_chars, not a stream: a stream reads numbers through the global locale's
+    // facets, and a second libstdc++ in the process (cctbx's wheel bundles one) imported after
+    // xrdfast left them unable to read "0 0 4".
+    const char* p = hall.data() + open + 1;
+    const char* const end = hall.data() + close;
+    for (int& x : shift) {
+      while (p < end && *p == ' ') ++p;
+      const auto [next, error] = std::from_chars(p, end, x);
+      if (error != std::errc() || (next < end && *next != ' ')) fail("origin shift must be three integers (twelfths)");
+      p = next;
+    }
+    while (p < end && *p == ' ') ++p;
+    if (p != end) fail("origin shift must be three integers (twelfths)");
     for (int& x : shift) x *= T / 12;
     body = hall.substr(0, open);
   }

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
-#include <iomanip>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "xrdfast/interrupt.hpp"
+#include "xrdfast/text.hpp"
 
 namespace xrdfast {
 
@@ -19,11 +18,10 @@ std::vector<Reflection> reflection_families(const Crystal& crystal, double d_min
   // the sphere of radius 1/d_min holds (4 pi / 3) V / d_min^3 lattice points
   const double n_points = 4.0 * M_PI / 3.0 * cell.volume() / (d_min * d_min * d_min);
   if (!(n_points <= kMaxReflections)) {
-    std::ostringstream why;
-    why << std::setprecision(3) << "crystal '" << crystal.name() << "': a " << cell.volume() << " Å^3 cell to d = "
-        << d_min << " Å has ~" << n_points << " reflections, more than the " << kMaxReflections
-        << " xrdfast computes; narrow the 2theta range or use a longer wavelength";
-    throw std::invalid_argument(why.str());
+    throw std::invalid_argument("crystal '" + crystal.name() + "': a " + number_text(cell.volume(), 3) +
+                                " Å^3 cell to d = " + number_text(d_min, 3) + " Å has ~" + number_text(n_points, 3) +
+                                " reflections, more than the " + number_text(kMaxReflections, 3) +
+                                " xrdfast computes; narrow the 2theta range or use a longer wavelength");
   }
   // |h| = |s . a| <= |s||a| = a / d, so the box h <= a/d_min holds the whole sphere
   const int hmax = int(cell.a / d_min), kmax = int(cell.b / d_min), lmax = int(cell.c / d_min);

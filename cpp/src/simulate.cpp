@@ -2,31 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 #include "xrdfast/interrupt.hpp"
 #include "xrdfast/profile.hpp"
 #include "xrdfast/render.hpp"
+#include "xrdfast/text.hpp"
 
 #ifdef XRDFAST_OPENMP
 #include <omp.h>
 #endif
 
 namespace xrdfast {
-
-namespace {
-
-// Six significant digits: 1e+308 and 0.0025, not 309 digits or 0.002500.
-std::string num(double v) {
-  std::ostringstream out;
-  out << std::setprecision(6) << v;
-  return out.str();
-}
-
-}  // namespace
 
 double observed_two_theta(double theta, const SimulationParams& p) {
   const double displacement = -2.0 * p.sample_displacement * std::cos(theta) / p.goniometer_radius / kDegree;
@@ -74,13 +62,13 @@ const std::vector<ParameterRange>& parameter_ranges() {
 void SimulationParams::validate() const {
   auto fail = [](const std::string& why) { throw std::invalid_argument("simulation parameters: " + why); };
   auto range_text = [](const ParameterRange& r) {
-    std::string text = num(r.lo) + " .. " + num(r.hi) + (*r.unit ? std::string(" ") + r.unit : "");
+    std::string text = number_text(r.lo) + " .. " + number_text(r.hi) + (*r.unit ? std::string(" ") + r.unit : "");
     return (r.zero_is_off ? "0 or " : "") + text + " (" + r.why + ")";
   };
   auto check = [&](const ParameterRange& r, double v, const std::string& name) {
-    if (!std::isfinite(v)) fail(name + " = " + num(v) + " must be finite; its range is " + range_text(r));
+    if (!std::isfinite(v)) fail(name + " = " + number_text(v) + " must be finite; its range is " + range_text(r));
     if ((v < r.lo || v > r.hi) && !(r.zero_is_off && v == 0))
-      fail(name + " = " + num(v) + " is outside its range " + range_text(r));
+      fail(name + " = " + number_text(v) + " is outside its range " + range_text(r));
   };
   for (const ParameterRange& r : parameter_ranges()) {
     if (r.field) {
@@ -99,13 +87,13 @@ void SimulationParams::validate() const {
   // A second line is the K-alpha2 of the same anode: 0.25 % (Cu) to 2.3 % (W) longer. A
   // wavelength set alone keeps Cu K-alpha2 beside it, a line from another anode.
   if (wavelength2 != 0 && std::abs(wavelength2 / wavelength - 1) > kDoubletSplitting)
-    fail("wavelength2 = " + num(wavelength2) + " Å is not the K-alpha2 beside wavelength = " + num(wavelength) +
-         " Å (more than " + num(100 * kDoubletSplitting) + " % apart): give wavelength2 = 0 for one line, or the "
+    fail("wavelength2 = " + number_text(wavelength2) + " Å is not the K-alpha2 beside wavelength = " + number_text(wavelength) +
+         " Å (more than " + number_text(100 * kDoubletSplitting) + " % apart): give wavelength2 = 0 for one line, or the "
          "same anode's K-alpha2");
   // H_G^2 = U t^2 + V t + W >= 0 for every t = tan(theta) >= 0 needs V >= -2 sqrt(U W)
   if (V < -2 * std::sqrt(U * W))
-    fail("Caglioti V = " + num(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " + num(U) +
-         " and W = " + num(W) + " V must be at least -2 sqrt(U W) = " + num(0.0 - 2 * std::sqrt(U * W)));
+    fail("Caglioti V = " + number_text(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " + number_text(U) +
+         " and W = " + number_text(W) + " V must be at least -2 sqrt(U W) = " + number_text(0.0 - 2 * std::sqrt(U * W)));
   if (W == 0 && X == 0 && crystallite_size == 0)
     fail("the peaks have no width at low angles: give Caglioti W, Lorentzian X or a crystallite size");
   if (anomalous && radiation == Radiation::Neutron) fail("anomalous dispersion applies to X-rays only");
@@ -297,7 +285,7 @@ void check_grid(const std::vector<double>& grid) {
       throw std::invalid_argument("2theta grid must increase strictly (index " + std::to_string(i) + ")");
   }
   if (grid.front() <= 0 || grid.back() >= 180)
-    throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + num(grid.front()) + ".." + num(grid.back()));
+    throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + number_text(grid.front()) + ".." + number_text(grid.back()));
 }
 
 void check_batch(size_t n_items, size_t n_params, const std::vector<double>& grid) {
