@@ -20,7 +20,6 @@ Eigen::Vector3d apply(const SymOp& op, const Eigen::Vector3d& x) {
   return y;
 }
 
-
 }  // namespace
 
 Crystal::Crystal(std::string name, UnitCell cell, const std::vector<SymOp>& operations, std::vector<Site> sites)
@@ -44,8 +43,8 @@ void Crystal::expand() {
   const double lengths[3] = {cell_.a, cell_.b, cell_.c};
   for (int i = 0; i < 3; ++i)
     if (!(lengths[i] >= kMinCellLength && lengths[i] <= kMaxCellLength))
-      fail(std::string("cell length ") + axis[i] + " = " + number_text(lengths[i]) + " Å is outside " + number_text(kMinCellLength) +
-           ".." + number_text(kMaxCellLength) + " Å (is it in pm or nm?)");
+      fail(std::string("cell length ") + axis[i] + " = " + number_text(lengths[i]) + " Å is outside " +
+           number_text(kMinCellLength) + ".." + number_text(kMaxCellLength) + " Å (is it in pm or nm?)");
   // Cheap necessary condition for two points to lie closer than d: on each axis the wrapped
   // fractional difference is below d |a*_i|.
   Eigen::Vector3d recip;
@@ -63,8 +62,8 @@ void Crystal::expand() {
     const std::string where = "site '" + site.label + "'";
     if (!site.frac.allFinite()) fail(where + " has non-finite coordinates");
     if (site.frac.cwiseAbs().maxCoeff() > kMaxFractional)
-      fail(where + " has fractional coordinates (" + number_text(site.frac[0]) + ", " + number_text(site.frac[1]) + ", " +
-           number_text(site.frac[2]) + ") beyond +-" + number_text(kMaxFractional));
+      fail(where + " has fractional coordinates (" + number_text(site.frac[0]) + ", " + number_text(site.frac[1]) +
+           ", " + number_text(site.frac[2]) + ") beyond +-" + number_text(kMaxFractional));
     if (!std::isfinite(site.occupancy) || site.occupancy < 0 || site.occupancy > 1.0 + 1e-6)
       fail(where + " has occupancy " + number_text(site.occupancy) + " (expected 0..1)");
     if (!std::isfinite(site.b_iso) || site.b_iso < 0 || site.b_iso > 100)
@@ -81,7 +80,8 @@ void Crystal::expand() {
     for (size_t i = 0; i < images.size(); ++i)
       for (size_t j = i + 1; j < images.size(); ++j)
         if (const double d = cell_.distance(images[i], images[j]); d < kOverlapDistance && 2 * site.occupancy > 1.0 + 1e-3)
-          fail(where + " is " + number_text(d) + " Å from its own symmetry image (off a special position, or wrong symmetry)");
+          fail(where + " is " + number_text(d) +
+               " Å from its own symmetry image (off a special position, or wrong symmetry)");
     for (const Eigen::Vector3d& y : images) atoms_.push_back(Atom{site.scatterer, y, site.occupancy, site.b_iso, int(s)});
     cell_mass_ += site.occupancy * atomic_mass(atomic_number(site.scatterer)) * double(images.size());
   }
@@ -94,7 +94,8 @@ void Crystal::expand() {
       const double d = cell_.distance(atoms_[i].frac, atoms_[j].frac);
       if (d < kOverlapDistance && atoms_[i].occupancy + atoms_[j].occupancy > 1.0 + 1e-3)
         fail("sites '" + sites_[atoms_[i].site].label + "' and '" + sites_[atoms_[j].site].label + "' overlap (" +
-             number_text(d) + " Å apart with total occupancy " + number_text(atoms_[i].occupancy + atoms_[j].occupancy) + ")");
+             number_text(d) + " Å apart with total occupancy " +
+             number_text(atoms_[i].occupancy + atoms_[j].occupancy) + ")");
     }
   }
 }

@@ -87,13 +87,14 @@ void SimulationParams::validate() const {
   // A second line is the K-alpha2 of the same anode: 0.25 % (Cu) to 2.3 % (W) longer. A
   // wavelength set alone keeps Cu K-alpha2 beside it, a line from another anode.
   if (wavelength2 != 0 && std::abs(wavelength2 / wavelength - 1) > kDoubletSplitting)
-    fail("wavelength2 = " + number_text(wavelength2) + " Å is not the K-alpha2 beside wavelength = " + number_text(wavelength) +
-         " Å (more than " + number_text(100 * kDoubletSplitting) + " % apart): give wavelength2 = 0 for one line, or the "
-         "same anode's K-alpha2");
+    fail("wavelength2 = " + number_text(wavelength2) + " Å is not the K-alpha2 beside wavelength = " +
+         number_text(wavelength) + " Å (more than " + number_text(100 * kDoubletSplitting) +
+         " % apart): give wavelength2 = 0 for one line, or the same anode's K-alpha2");
   // H_G^2 = U t^2 + V t + W >= 0 for every t = tan(theta) >= 0 needs V >= -2 sqrt(U W)
   if (V < -2 * std::sqrt(U * W))
-    fail("Caglioti V = " + number_text(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " + number_text(U) +
-         " and W = " + number_text(W) + " V must be at least -2 sqrt(U W) = " + number_text(0.0 - 2 * std::sqrt(U * W)));
+    fail("Caglioti V = " + number_text(V) + " makes FWHM^2 = U tan^2 + V tan + W negative at some angle; with U = " +
+         number_text(U) + " and W = " + number_text(W) + " V must be at least -2 sqrt(U W) = " +
+         number_text(0.0 - 2 * std::sqrt(U * W)));
   if (W == 0 && X == 0 && crystallite_size == 0)
     fail("the peaks have no width at low angles: give Caglioti W, Lorentzian X or a crystallite size");
   if (anomalous && radiation == Radiation::Neutron) fail("anomalous dispersion applies to X-rays only");
@@ -285,7 +286,8 @@ void check_grid(const std::vector<double>& grid) {
       throw std::invalid_argument("2theta grid must increase strictly (index " + std::to_string(i) + ")");
   }
   if (grid.front() <= 0 || grid.back() >= 180)
-    throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + number_text(grid.front()) + ".." + number_text(grid.back()));
+    throw std::invalid_argument("2theta grid must lie inside (0, 180) degrees, got " + number_text(grid.front()) +
+                                ".." + number_text(grid.back()));
 }
 
 void check_batch(size_t n_items, size_t n_params, const std::vector<double>& grid) {
