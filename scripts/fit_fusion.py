@@ -33,11 +33,11 @@ FIGURE_OF_MERIT_GATES = (3.0, 5.0, 7.0, 10.0, 15.0, 20.0)
 
 def parameters(x: np.ndarray, gate: float) -> FusionParameters:
     weight, outside, share_logit, intercept, slope, unindexed, misfit, power, robustness_logit = x
-    return FusionParameters(weight=float(math.exp(weight)), network_power=float(math.exp(power)), outside=float(outside),
-                            network_share=float(1 / (1 + math.exp(-share_logit))),
+    return FusionParameters(weight=float(math.exp(weight)), network_power=float(math.exp(power)),
+                            outside=float(outside), network_share=float(1 / (1 + math.exp(-share_logit))),
                             robustness=float(1 / (1 + math.exp(-robustness_logit))),
-                            trust_intercept=float(intercept), trust_slope=float(slope), trust_unindexed=float(unindexed),
-                            trust_misfit=float(misfit), min_figure_of_merit=gate)
+                            trust_intercept=float(intercept), trust_slope=float(slope),
+                            trust_unindexed=float(unindexed), trust_misfit=float(misfit), min_figure_of_merit=gate)
 
 
 def fused(params: FusionParameters, d: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -74,8 +74,10 @@ def describe(name: str, params: FusionParameters, d: dict[str, np.ndarray], rows
     ece, _, right = calibration(p, d["labels"][rows])
     net_right = d["network"][rows].argmax(1) == d["labels"][rows] - 1
     top5 = 100 * top_k_accuracy(p, d["labels"][rows], (5,))["top5"]
-    print(f"  {name} ({len(rows)}): NLL {nll(params, d, rows):.3f} (network {nll(FusionParameters(min_figure_of_merit=math.inf), d, rows):.3f}), "
-          f"top-1 {100 * right.mean():.1f} % (network {100 * net_right.mean():.1f} %), top-5 {top5:.1f} %, ECE {ece:.3f}")
+    network_nll = nll(FusionParameters(min_figure_of_merit=math.inf), d, rows)
+    print(f"  {name} ({len(rows)}): NLL {nll(params, d, rows):.3f} (network {network_nll:.3f}), "
+          f"top-1 {100 * right.mean():.1f} % (network {100 * net_right.mean():.1f} %), top-5 {top5:.1f} %, "
+          f"ECE {ece:.3f}")
 
 
 def main() -> None:
@@ -84,7 +86,8 @@ def main() -> None:
     ap.add_argument("--precision", type=float, default=0.9)
     args = ap.parse_args()
     parts = [np.load(path) for path in args.data]
-    d = {k: np.concatenate([part[k] for part in parts]) for k in ("network", "rel", "fom", "unindexed", "misfit", "labels", "ids")}
+    keys = ("network", "rel", "fom", "unindexed", "misfit", "labels", "ids")
+    d = {k: np.concatenate([part[k] for part in parts]) for k in keys}
     d["network"] = d["network"] / d["network"].sum(1, keepdims=True)
     d["unindexed"], d["misfit"] = np.nan_to_num(d["unindexed"]), np.nan_to_num(d["misfit"], nan=1.0)
     every = np.arange(len(d["labels"]))
@@ -95,7 +98,8 @@ def main() -> None:
     fold = (d["ids"] * 2654435761 % 2**32) % 2 == 0
     for name, train, test in (("fold A", every[fold], every[~fold]), ("fold B", every[~fold], every[fold])):
         params = fit(d, train)
-        print(f"{name}: weight {params.weight:.3f}, network_power {params.network_power:.3f}, outside {params.outside:.2f}, network_share {params.network_share:.3f}, "
+        print(f"{name}: weight {params.weight:.3f}, network_power {params.network_power:.3f}, "
+              f"outside {params.outside:.2f}, network_share {params.network_share:.3f}, "
               f"robustness {params.robustness:.4f}, "
               f"trust {params.trust_intercept:.2f} + {params.trust_slope:.2f} ln M20 + {params.trust_unindexed:.2f} u "
               f"+ {params.trust_misfit:.2f} ln chi2, gate M20 >= {params.min_figure_of_merit:g}")
@@ -113,7 +117,8 @@ def main() -> None:
             break
     kept = indexed & (conf >= threshold)
     print(f"all {len(every)}: NLL {nll(params, d, every):.3f}, top-1 {100 * right.mean():.1f} %, ECE {ece:.3f}; "
-          f"fused {indexed.sum()}, abstain below {threshold} keeps {100 * kept.sum() / max(indexed.sum(), 1):.0f} % of them, "
+          f"fused {indexed.sum()}, abstain below {threshold} keeps "
+          f"{100 * kept.sum() / max(indexed.sum(), 1):.0f} % of them, "
           f"right {100 * right[kept].mean() if kept.any() else float('nan'):.1f} % of those")
     print("FUSION = FusionParameters(" + ", ".join(
         f"{k}={round(v, 3)}" for k, v in (("weight", params.weight), ("network_power", params.network_power),
@@ -121,7 +126,8 @@ def main() -> None:
                                            ("robustness", params.robustness),
                                            ("outside", params.outside), ("trust_intercept", params.trust_intercept),
                                            ("trust_slope", params.trust_slope),
-                                           ("trust_unindexed", params.trust_unindexed), ("trust_misfit", params.trust_misfit),
+                                           ("trust_unindexed", params.trust_unindexed),
+                                           ("trust_misfit", params.trust_misfit),
                                            ("min_figure_of_merit", params.min_figure_of_merit),
                                            ("abstain_below", threshold))) + ")")
 
