@@ -7,9 +7,10 @@ Standards (simulated clean lab scans, Cu K-alpha1/2): LaB6 Pm-3m, Si Fd-3m, NaCl
 corundum R-3c, anglesite Pnma, fluorapatite P63/m. Each goes through ``xrdfast.classify``
 by symmetry inference alone (``match=False``: the standards are in the reference library, and a
 match would answer for the absences this measures), twice: with its true conventional cell
-given (the evidence step's own upper bound) and, when this build has indexing (``xrdfast.index``), with the cell the indexing finds. The speed part
-times ``classify_many`` on simulated AMCSD patterns written as .xy files, with evidence and
-with ``index=False`` (the ``--fast`` mode), and prints files/s.
+given (the evidence step's own upper bound) and, when this build has indexing
+(``xrdfast.index``), with the cell the indexing finds. The speed part times ``classify_many``
+on simulated AMCSD patterns written as .xy files, with evidence and with ``index=False`` (the
+``--fast`` mode), and prints files/s.
 """
 from __future__ import annotations
 
