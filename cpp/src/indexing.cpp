@@ -99,6 +99,16 @@ struct IntegerWindows {
     hi2 = int(std::floor(x0 + r_hi + kMargin));
     return true;
   }
+  // Calls stop(x) for each integer of both windows in ascending order until it returns
+  // true; whether it did.
+  template <typename Stop>
+  bool any(Stop stop) const {
+    for (int x = lo1; x <= hi1; ++x)
+      if (stop(x)) return true;
+    for (int x = lo2; x <= hi2; ++x)
+      if (stop(x)) return true;
+    return false;
+  }
 };
 
 // A reciprocal metric G* prepared for finding the reflections near a line: for each (h, k),
@@ -137,18 +147,15 @@ struct ReflectionFinder {
         const double lin = D * k + E * h, c0 = A * h * h + B * k * k + F * h * k;
         const double l0 = -0.5 * lin * inv_c;
         if (!w.of(l0, c0 + 0.5 * lin * l0, inv_c, q, tol)) continue;
-        auto try_l = [&](int l) {
-          if (h == 0 && k == 0 && l <= 0) return true;
+        const bool stopped = w.any([&](int l) {
+          if (h == 0 && k == 0 && l <= 0) return false;
           const double qc = c0 + lin * l + C * double(l) * l;
-          if (std::abs(qc - q) > tol) return true;
+          if (std::abs(qc - q) > tol) return false;
           const Vec3i hkl{h, k, l};
-          if (!allowed(hkl, centring)) return true;
-          return visit(hkl, qc);
-        };
-        for (int l = w.lo1; l <= w.hi1; ++l)
-          if (!try_l(l)) return;
-        for (int l = w.lo2; l <= w.hi2; ++l)
-          if (!try_l(l)) return;
+          if (!allowed(hkl, centring)) return false;
+          return !visit(hkl, qc);
+        });
+        if (stopped) return;
       }
     }
   }
@@ -186,14 +193,11 @@ struct ZoneFinder {
       const double lin = F * h;
       const double k0 = -0.5 * lin * inv_b;
       if (!w.of(k0, A * h * h + 0.5 * lin * k0, inv_b, q, tol)) continue;
-      auto hit = [&](int k) {
+      const bool hit = w.any([&](int k) {
         if (h == 0 && k <= 0) return false;  // one of each Friedel pair, as ReflectionFinder
         return std::abs(A * h * h + B * k * k + F * h * k - q) <= tol;
-      };
-      for (int k = w.lo1; k <= w.hi1; ++k)
-        if (hit(k)) return true;
-      for (int k = w.lo2; k <= w.hi2; ++k)
-        if (hit(k)) return true;
+      });
+      if (hit) return true;
     }
     return false;
   }
