@@ -194,8 +194,12 @@ def test_impurity_phases_mix_by_weight_fraction():
 @pytest.mark.parametrize("make, match", [
     (lambda: from_arrays((5, 5, 5, 90, 90, 90), 1, ["Na", "Cl"], [[0, 0, 0], [0.01, 0, 0]]), "overlap"),
     (lambda: from_arrays((5, 5, 5, 90, 90, 90), 1, ["Na"], [[np.nan, 0, 0]]), "non-finite"),
-    (lambda: from_arrays((5, 5, -5, 90, 90, 90), 1, ["Na"], [[0, 0, 0]]), "lengths must be positive"),
-    (lambda: from_arrays((5, 5, 5, 120, 120, 120), 1, ["Na"], [[0, 0, 0]]), "volume"),
+    # the numbers as the user gave them, not std::to_string's "-5.000000"
+    (lambda: from_arrays((5, 5, -5, 90, 90, 90), 1, ["Na"], [[0, 0, 0]]),
+     r"lengths must be positive and finite \(got a=5, b=5, c=-5 Å\)"),
+    (lambda: from_arrays((5, 5, 5, 120, 120, 120), 1, ["Na"], [[0, 0, 0]]),
+     "angles alpha=120, beta=120, gamma=120 give zero or imaginary volume"),
+    (lambda: from_arrays((5, 5, 5, 90, 180.5, 90), 1, ["Na"], [[0, 0, 0]]), r"between 0 and 180 degrees \(got 90, 180\.5, 90\)"),
     (lambda: from_arrays((5, 5, 5, 90, 90, 90), 1, ["Xx"], [[0, 0, 0]]), "Xx"),
     (lambda: from_arrays((5, 5, 5, 90, 90, 90), 1, ["Na"], [[0, 0, 0]], occupancy=1.5), "occupancy"),
     (lambda: from_arrays((5, 5, 5, 90, 90, 90), 221, ["Na"], [[0.02, 0, 0]]), "symmetry image"),

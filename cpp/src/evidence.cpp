@@ -12,6 +12,7 @@
 
 #include "xrdfast/extinction.hpp"
 #include "xrdfast/profile.hpp"
+#include "xrdfast/text.hpp"
 
 namespace xrdfast {
 
@@ -345,7 +346,7 @@ void Instrument::widths(double d, double* fwhm, double* eta_out) const {
   PeakWidth w = hl == 0 ? PeakWidth{hg, 0.0} : tch_width(hg, hl);
   if (eta >= 0) w.eta = eta;
   if (!(w.fwhm > 0)) throw std::invalid_argument("instrument widths: the FWHM at 2theta " +
-                                                 std::to_string(2 * theta / kDegree) +
+                                                 number_text(2 * theta / kDegree) +
                                                  " is not positive; give a positive Caglioti W (deg^2)");
   *fwhm = w.fwhm;
   *eta_out = std::clamp(w.eta, 0.0, 1.0);

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "xrdfast/unitcell.hpp"
+#include "xrdfast/text.hpp"
 
 #ifdef XRDFAST_OPENMP
 #include <omp.h>
@@ -1404,7 +1405,7 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
                                            const IndexingOptions& opt, IndexingReport* report) {
   const auto start = Clock::now();
   if (!(opt.wavelength > 0) || !std::isfinite(opt.wavelength))
-    throw std::invalid_argument("index: wavelength must be a positive number of Å, got " + std::to_string(opt.wavelength));
+    throw std::invalid_argument("index: wavelength must be a positive number of Å, got " + number_text(opt.wavelength));
   if (report) *report = IndexingReport{};
   if (opt.max_lines < 4 || opt.top < 1 || !(opt.time_limit > 0) || !(opt.effort > 0) || !(opt.tolerance > 0) || !(opt.search_tolerance > 0) ||
       opt.max_impurities < 0 || !(opt.max_volume > 0))

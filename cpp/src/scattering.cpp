@@ -1,5 +1,6 @@
 // Scattering-factor look-ups over the generated table (see scattering.hpp for the sources).
 #include "xrdfast/scattering.hpp"
+#include "xrdfast/text.hpp"
 
 #include <cctype>
 #include <limits>
@@ -217,7 +218,7 @@ Anode anode_for_wavelength(double wavelength) {
     const Anode a = static_cast<Anode>(i);
     if (std::abs(wavelength - kalpha1_wavelength(a)) <= kTolerance * kalpha1_wavelength(a)) return a;
   }
-  throw std::invalid_argument("wavelength " + std::to_string(wavelength) +
+  throw std::invalid_argument("wavelength " + number_text(wavelength) +
                               " A is not within 0.5 % of the K-alpha1 line of Cu, Mo, Co, Cr, Fe "
                               "or Ag, the only wavelengths with tabulated f', f''");
 }

@@ -1,4 +1,5 @@
 #include "xrdfast/unitcell.hpp"
+#include "xrdfast/text.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -14,18 +15,18 @@ UnitCell::UnitCell(double a_, double b_, double c_, double alpha_, double beta_,
     : a(a_), b(b_), c(c_), alpha(alpha_), beta(beta_), gamma(gamma_) {
   for (double len : {a, b, c})
     if (!std::isfinite(len) || len <= 0)
-      throw std::invalid_argument("unit cell: lengths must be positive and finite (got a=" + std::to_string(a) +
-                                  ", b=" + std::to_string(b) + ", c=" + std::to_string(c) + " Å)");
+      throw std::invalid_argument("unit cell: lengths must be positive and finite (got a=" + number_text(a) +
+                                  ", b=" + number_text(b) + ", c=" + number_text(c) + " Å)");
   for (double ang : {alpha, beta, gamma})
     if (!std::isfinite(ang) || ang <= 0 || ang >= 180)
       throw std::invalid_argument("unit cell: angles must lie strictly between 0 and 180 degrees (got " +
-                                  std::to_string(alpha) + ", " + std::to_string(beta) + ", " + std::to_string(gamma) + ")");
+                                  number_text(alpha) + ", " + number_text(beta) + ", " + number_text(gamma) + ")");
   const double ca = std::cos(alpha * kDeg), cb = std::cos(beta * kDeg), cg = std::cos(gamma * kDeg);
   const double sg = std::sin(gamma * kDeg);
   const double v2 = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg;
   if (!(v2 > 1e-10))
-    throw std::invalid_argument("unit cell: angles alpha=" + std::to_string(alpha) + ", beta=" + std::to_string(beta) +
-                                ", gamma=" + std::to_string(gamma) + " give zero or imaginary volume");
+    throw std::invalid_argument("unit cell: angles alpha=" + number_text(alpha) + ", beta=" + number_text(beta) +
+                                ", gamma=" + number_text(gamma) + " give zero or imaginary volume");
   volume_ = a * b * c * std::sqrt(v2);
   metric_ << a * a, a * b * cg, a * c * cb,
              a * b * cg, b * b, b * c * ca,
