@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 cctbx = pytest.importorskip("cctbx")
-from cctbx import crystal, miller, sgtbx, uctbx  # noqa: E402
+from cctbx import crystal, miller, sgtbx, uctbx, xray  # noqa: E402
+from cctbx.array_family import flex  # noqa: E402
 
 import xrdfast  # noqa: E402
 from xrdfast.indexing import (  # noqa: E402
@@ -165,6 +166,40 @@ def test_bcc_metals_at_copper_k_alpha_index_as_body_centred(metal, a):
     best = index(tt, wavelength=LAMBDA)[0]
     assert best.lattice == "cI", (metal, best.summary())
     assert best.cell[0] == pytest.approx(a, abs=2e-3)
+
+
+def test_diopside_with_its_weak_lines_lost_indexes_as_its_c_centred_monoclinic_cell():
+    # Diopside CaMgSi2O6, C2/c (Clark, Appleman & Papike, Mineral. Soc. Am. Spec. Pap. 2
+    # (1969) 31): the lines a lab scan shows, those above 2 % of the strongest (cctbx's
+    # intensities), lose 110, 200 and 130, and with them the zones the search ranks high;
+    # an orthorhombic C cell of twice the volume indexes every line left (M20 ~ 120). The
+    # true cell comes from the rhombic hk0 zone (220 taken as 2 x 110, 020 as 110 - 1-10).
+    cell = (9.746, 8.899, 5.251, 90, 105.63, 90)
+    cs = crystal.symmetry(uctbx.unit_cell(cell), space_group_symbol="C2/c")
+    sites = [("Ca", (0, 0.3015, 0.25)), ("Mg", (0, 0.9082, 0.25)), ("Si", (0.2862, 0.0933, 0.2293)),
+             ("O", (0.1156, 0.0873, 0.1422)), ("O", (0.3611, 0.2500, 0.3180)), ("O", (0.3505, 0.0176, 0.9953))]
+    structure = xray.structure(crystal_symmetry=cs, scatterers=flex.xray_scatterer(
+        [xray.scatterer(label=f"{e}{i}", site=s, u=0.005, scattering_type=e) for i, (e, s) in enumerate(sites)]))
+    f = structure.structure_factors(d_min=LAMBDA / 2 / math.sin(math.radians(40))).f_calc()
+    theta = np.arcsin(LAMBDA / 2 / f.d_spacings().data().as_numpy_array())
+    lorentz_polarisation = (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
+    intensity = (f.as_intensity_array().data().as_numpy_array() * f.multiplicities().data().as_numpy_array()
+                 * lorentz_polarisation)
+    order = np.argsort(theta)
+    tt, intensity = 2 * np.degrees(theta[order]), intensity[order]
+    lines: list[list[float]] = []  # reflections closer than 0.05 deg are one line
+    for t, i in zip(tt, intensity):
+        if lines and t - lines[-1][0] < 0.05:
+            lines[-1] = [(lines[-1][0] * lines[-1][1] + t * i) / (lines[-1][1] + i), lines[-1][1] + i]
+        else:
+            lines.append([t, i])
+    strongest = max(i for _, i in lines)
+    seen = np.array([t for t, i in lines if i >= 0.02 * strongest][:25])
+    seen += np.random.default_rng(0).normal(0, 0.004, seen.size)
+    best = index(seen, wavelength=LAMBDA)[0]
+    assert best.lattice == "mC", best.summary()
+    assert same_lattice(best.niggli_cell, _primitive_cell(cell, "C2/c")), best.summary()
+    assert best.n_indexed == seen.size
 
 
 def test_impurity_lines_are_left_unindexed():

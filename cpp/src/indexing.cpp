@@ -35,6 +35,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMinLength = 2.2;
 constexpr double kSymmetryBonus = 1.3;
 constexpr double kPrecisionOfTolerance = 1.0 / 6;  // half a standard uncertainty, the tolerance being three
+constexpr size_t kRhombicZones = 20;  // see Search::from_zones
 
 // ---------------------------------------------------------------------------------------
 // Geometry of a line: Q = 1/d^2 = 4 sin^2(theta) / lambda^2.
@@ -1008,12 +1009,23 @@ struct Search {
   // rectangular zone gives the monoclinic cells with the unique axis in the zone, all
   // three cross terms the triclinic ones.
   std::vector<Zone> zone_cache;
-  void from_zones(bool triclinic) {
+  void from_zones(bool triclinic, bool rhombic = false) {
     // Glide planes and screw axes halve a zone's lines, which lowers its rank: the
     // monoclinic search goes deep into the list (its budget bounds the work).
-    if (zone_cache.empty()) zone_cache = zones(400);
-    const size_t n_zones = std::min(zone_cache.size(), size_t(triclinic ? 50 : 400));
-    for (size_t zi = 0; zi < n_zones; ++zi) {
+    if (zone_cache.empty()) zone_cache = zones(std::numeric_limits<size_t>::max());
+    std::vector<size_t> order;
+    if (rhombic) {
+      // The rhombic zones (Q1 = Q2) of C-centred monoclinic cells, from anywhere in the
+      // list, in a stage of their own: their lines are few among the first twenty
+      // (diopside's hk0 zone has four: 020, 220, 310, 330), so their merit ranks them
+      // past a thousand chance zones, where the monoclinic budget never reaches.
+      for (size_t zi = 0; zi < zone_cache.size() && order.size() < kRhombicZones; ++zi)
+        if (zone_cache[zi].r != 0 && std::abs(zone_cache[zi].q1 - zone_cache[zi].q2) <= 1e-3 * zone_cache[zi].q1)
+          order.push_back(zi);
+    } else {
+      for (size_t zi = 0; zi < std::min(zone_cache.size(), size_t(triclinic ? 50 : 400)); ++zi) order.push_back(zi);
+    }
+    for (size_t zi : order) {
       const Zone& z = zone_cache[zi];
       const double A = z.q1, B = z.q2, F = z.r;
       const bool oblique = F != 0;
@@ -1323,7 +1335,7 @@ bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
 // searches and for the first of the orthorhombic, zone and triclinic ones, so that a
 // typical pattern takes well under 0.5 s whatever else the machine does.
 constexpr double kBudgetCubic = 2e4, kBudgetUniaxial = 1.5e5, kBudgetOrthorhombic = 2e5, kBudgetMonoclinic = 4e5,
-                 kBudgetTriclinic = 3e5;
+                 kBudgetRhombic = 1.5e5, kBudgetTriclinic = 3e5;
 
 // One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
 // each stage within its budget of work, then the best trials of each refined to solutions.
@@ -1387,6 +1399,7 @@ bool search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
   } else {
     // orthorhombic cells on rectangular zones and monoclinic ones come from the same zones
     if (opt.lowest_system >= 2 && !convincing()) run(kBudgetMonoclinic, [&] { S.from_zones(false); });
+    if (opt.lowest_system >= 3 && !convincing()) run(kBudgetRhombic, [&] { S.from_zones(false, true); });
     if (opt.lowest_system >= 4 && !convincing()) run(kBudgetTriclinic, [&] { S.from_zones(true); });
   }
   return !S.timed_out;
