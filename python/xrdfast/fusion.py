@@ -113,6 +113,9 @@ class FusionParameters:
 # the NLL rose to 1.99-2.12 for mixture weights 1e-5 to 0.1. Nor do the evidence of the next
 # indexing solutions of other lattices (up to 4, mixed by a softmax of the trust) help: NLL
 # 1.616 -> 1.614, and even an oracle choosing the right family's cell gains 1.3 points of top-5.
+# Nor does indexing's ambiguity as a trust feature (the log score margin of the best cell over
+# the best cell of another lattice system; on the sets indexed before the rhombic-zone stage):
+# out-of-fold NLL 1.573 / 1.524 -> 1.578 / 1.522.
 # Tried and dropped: a milder ``outside`` for lattice systems below the indexed metric's (a
 # monoclinic crystal indexed orthorhombic): the fit made it harsher, not milder, and the NLL
 # moved by 0.005. Nor does the evidence itself help there: the extinction likelihoods of the
