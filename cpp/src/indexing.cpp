@@ -1035,9 +1035,15 @@ struct Search {
       // c*, so D = +-E; c* often comes late, as 002, hence all the lines.
       if (!triclinic && oblique && std::abs(A - B) <= 1e-3 * A)
         for (int m = 0; m < L.n_score; ++m)
-          for (int n = 1; n <= 2; ++n) {
+          for (int n = 1; n <= (rhombic ? 6 : 2); ++n) {
             if (time_up()) return;
-            const double C = lq.q[size_t(m)] / (n * n);
+            // n = 1, 2: the line is 00l (or 00l/2); in the rhombic stage also n = 3..6: the
+            // line is (1 -+1 l), l = 1, 2, whose cross terms cancel (D = +-E), so that
+            // C = (Q - Q_zone(1, -+1)) / l^2 when no 00l line is seen (A2/a's 200 is weak)
+            const int l = n <= 2 ? n : 1 + (n - 3) % 2;
+            const double in_zone = n <= 2 ? 0.0 : A + B + (n <= 4 ? -F : F);
+            const double C = (lq.q[size_t(m)] - in_zone) / (l * l);
+            if (!(C > 0.02 * lq.q[size_t(m)])) continue;
             for (double d : cross_terms(B, C, false, 5)) {
               if (d == 0) continue;
               consider(gs_of({A, B, C, d, d, F}), Form::Triclinic, 'P', z.lines);
