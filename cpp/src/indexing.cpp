@@ -880,7 +880,14 @@ struct Search {
   // as (11) or (1-1), or R = 0. Kept: the zones whose lines are many for their size.
   // A zone Q(h, k) = q1 h^2 + q2 k^2 + r hk of the reciprocal lattice, with the first
   // n_score lines it indexes (a bit each; n of them) and its merit.
-  struct Zone { double q1, q2, r; int n; double merit; std::uint32_t lines; };
+  struct Zone {
+    double q1, q2, r;
+    int n;
+    double merit;
+    std::uint32_t lines;
+    // Q1 = Q2 and oblique: the zone of (110)* and (1-10)* of a C-centred monoclinic cell
+    bool rhombic() const { return r != 0 && std::abs(q1 - q2) <= 1e-3 * q1; }
+  };
   static constexpr int kZoneIndices[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}};
 
   std::vector<Zone> zones(size_t max_zones) {
@@ -1020,8 +1027,7 @@ struct Search {
       // (diopside's hk0 zone has four: 020, 220, 310, 330), so their merit ranks them
       // past a thousand chance zones, where the monoclinic budget never reaches.
       for (size_t zi = 0; zi < zone_cache.size() && order.size() < kRhombicZones; ++zi)
-        if (zone_cache[zi].r != 0 && std::abs(zone_cache[zi].q1 - zone_cache[zi].q2) <= 1e-3 * zone_cache[zi].q1)
-          order.push_back(zi);
+        if (zone_cache[zi].rhombic()) order.push_back(zi);
     } else {
       for (size_t zi = 0; zi < std::min(zone_cache.size(), size_t(triclinic ? 50 : 400)); ++zi) order.push_back(zi);
     }
@@ -1033,7 +1039,7 @@ struct Search {
       // C-centred monoclinic with the unique axis in the zone: the primitive reciprocal
       // axes (110)* and (1-10)* span a rhombic zone (Q1 = Q2) and make equal angles with
       // c*, so D = +-E; c* often comes late, as 002, hence all the lines.
-      if (!triclinic && oblique && std::abs(A - B) <= 1e-3 * A)
+      if (!triclinic && z.rhombic())
         for (int m = 0; m < L.n_score; ++m)
           for (int n = 1; n <= (rhombic ? 6 : 2); ++n) {
             if (time_up()) return;
