@@ -168,19 +168,12 @@ def test_bcc_metals_at_copper_k_alpha_index_as_body_centred(metal, a):
     assert best.cell[0] == pytest.approx(a, abs=2e-3)
 
 
-@pytest.mark.parametrize("axial_lines_seen", [True, False])
-def test_diopside_with_its_weak_lines_lost_indexes_as_its_c_centred_monoclinic_cell(axial_lines_seen):
-    # Diopside CaMgSi2O6, C2/c (Clark, Appleman & Papike, Mineral. Soc. Am. Spec. Pap. 2
-    # (1969) 31): the lines a lab scan shows, those above 2 % of the strongest (cctbx's
-    # intensities), lose 110, 200 and 130, and with them the zones the search ranks high;
-    # an orthorhombic C cell of twice the volume indexes every line left (M20 ~ 120). The
-    # true cell comes from the rhombic hk0 zone (220 taken as 2 x 110, 020 as 110 - 1-10)
-    # and c* from 002; without the 00l lines (texture, or a c axis whose 002 hides under a
-    # stronger line), from 021 = (110) - (1-10) + c*, whose cross terms cancel.
-    cell = (9.746, 8.899, 5.251, 90, 105.63, 90)
-    cs = crystal.symmetry(uctbx.unit_cell(cell), space_group_symbol="C2/c")
-    sites = [("Ca", (0, 0.3015, 0.25)), ("Mg", (0, 0.9082, 0.25)), ("Si", (0.2862, 0.0933, 0.2293)),
-             ("O", (0.1156, 0.0873, 0.1422)), ("O", (0.3611, 0.2500, 0.3180)), ("O", (0.3505, 0.0176, 0.9953))]
+def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 25) -> np.ndarray:
+    """The lines a lab scan shows of a structure (2theta at Cu K-alpha1 up to 80 deg): cctbx's
+    structure factors times multiplicity and Lorentz-polarisation, reflections closer than
+    0.05 deg merged into one line, those above 2 % of the strongest kept (without the
+    axial h00 and 00l ones unless ``keep_axial``), the first ``n``, 0.004 deg of noise."""
+    cs = crystal.symmetry(uctbx.unit_cell(cell), space_group_symbol=space_group)
     structure = xray.structure(crystal_symmetry=cs, scatterers=flex.xray_scatterer(
         [xray.scatterer(label=f"{e}{i}", site=s, u=0.005, scattering_type=e) for i, (e, s) in enumerate(sites)]))
     f = structure.structure_factors(d_min=LAMBDA / 2 / math.sin(math.radians(40))).f_calc()
@@ -198,11 +191,60 @@ def test_diopside_with_its_weak_lines_lost_indexes_as_its_c_centred_monoclinic_c
         else:
             lines.append([t, i, a])
     strongest = max(i for _, i, _ in lines)
-    seen = np.array([t for t, i, a in lines if i >= 0.02 * strongest and (axial_lines_seen or not a)][:25])
-    seen += np.random.default_rng(0).normal(0, 0.004, seen.size)
+    seen = np.array([t for t, i, a in lines if i >= 0.02 * strongest and (keep_axial or not a)][:n])
+    return seen + np.random.default_rng(0).normal(0, 0.004, seen.size)
+
+
+@pytest.mark.parametrize("axial_lines_seen", [True, False])
+def test_diopside_with_its_weak_lines_lost_indexes_as_its_c_centred_monoclinic_cell(axial_lines_seen):
+    # Diopside CaMgSi2O6, C2/c (Clark, Appleman & Papike, Mineral. Soc. Am. Spec. Pap. 2
+    # (1969) 31): the lines a lab scan shows, those above 2 % of the strongest (cctbx's
+    # intensities), lose 110, 200 and 130, and with them the zones the search ranks high;
+    # an orthorhombic C cell of twice the volume indexes every line left (M20 ~ 120). The
+    # true cell comes from the rhombic hk0 zone (220 taken as 2 x 110, 020 as 110 - 1-10)
+    # and c* from 002; without the 00l lines (texture, or a c axis whose 002 hides under a
+    # stronger line), from 021 = (110) - (1-10) + c*, whose cross terms cancel.
+    cell = (9.746, 8.899, 5.251, 90, 105.63, 90)
+    sites = [("Ca", (0, 0.3015, 0.25)), ("Mg", (0, 0.9082, 0.25)), ("Si", (0.2862, 0.0933, 0.2293)),
+             ("O", (0.1156, 0.0873, 0.1422)), ("O", (0.3611, 0.2500, 0.3180)), ("O", (0.3505, 0.0176, 0.9953))]
+    seen = _lab_lines(cell, "C2/c", sites, keep_axial=axial_lines_seen)
     best = index(seen, wavelength=LAMBDA)[0]
     assert best.lattice == "mC", best.summary()
     assert same_lattice(best.niggli_cell, _primitive_cell(cell, "C2/c")), best.summary()
+    assert best.n_indexed == seen.size
+
+
+def test_euclase_whose_a_axis_shows_no_line_of_its_own_indexes_as_its_monoclinic_cell():
+    # Euclase BeAlSiO4(OH), P2_1/a (Hazen, Au & Finger, Am. Mineral. 71 (1986) 977; AMCSD
+    # 1037): the glide removes h00 with h odd and 200 is the 18th line, so a* has no axial
+    # line among the first twelve. The zone (0kl) is found (020, 001, 021, 040, ...) and a*
+    # comes from 110, taken as (1 1 0) of that zone and the third axis (its index on c*, the
+    # axis a* couples to, is zero), the cross term from 1-11; before, an orthorhombic cell
+    # of four times the volume won (M18 44, 18 of 25 lines). RRUFF measures euclase too.
+    cell = (4.759, 14.255, 4.612, 90, 100.24, 90)
+    sites = [("Si", (0.1784, 0.1002, 0.5359)), ("Al", (0.2477, 0.4441, 0.9576)), ("Be", (0.1707, 0.2985, 0.4573)),
+             ("O", (0.3831, 0.0324, 0.7592)), ("O", (0.379, 0.3772, 0.6489)), ("O", (0.3445, 0.1966, 0.5291)),
+             ("O", (0.101, 0.0542, 0.2096)), ("O", (0.1586, 0.3297, 0.1156))]
+    seen = _lab_lines(cell, "P 1 21/a 1", sites)
+    best = index(seen, wavelength=LAMBDA)[0]
+    assert best.lattice == "mP", best.summary()
+    assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()
+    assert best.n_indexed == seen.size
+
+
+def test_realgar_whose_reduced_hk0_zone_has_no_line_of_its_own_axis_indexes_as_its_monoclinic_cell():
+    # Realgar As4S4, P2_1/n (Ito, Morimoto & Sadanaga, Acta Cryst. 5 (1952) 775; AMCSD
+    # 9149): h00 and 00l with odd index are absent and 200 and 002 come late, so the zone
+    # (hk0) shows 020 and 110 but no line of a* alone; it is found from 020 as (010) and 110
+    # as its (1 1), a*^2 = Q(110) - Q(010), and c* then from 011 as a general line.
+    cell = (9.27, 13.5, 6.56, 90, 106.62, 90)
+    sites = [("As", (0.118, 0.024, -0.241)), ("As", (0.425, -0.14, -0.142)), ("As", (0.318, -0.127, 0.181)),
+             ("As", (0.038, -0.161, -0.29)), ("S", (0.346, 0.008, -0.295)), ("S", (0.213, 0.024, 0.12)),
+             ("S", (0.245, -0.225, -0.363)), ("S", (0.115, -0.215, 0.048))]
+    seen = _lab_lines(cell, "P 1 21/n 1", sites)
+    best = index(seen, wavelength=LAMBDA)[0]
+    assert best.lattice == "mP", best.summary()
+    assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()
     assert best.n_indexed == seen.size
 
 

@@ -36,6 +36,7 @@ constexpr double kMinLength = 2.2;
 constexpr double kSymmetryBonus = 1.3;
 constexpr double kPrecisionOfTolerance = 1.0 / 6;  // half a standard uncertainty, the tolerance being three
 constexpr size_t kRhombicZones = 20;  // see Search::from_zones
+constexpr size_t kRectangularZones = 20;  // see Search::rectangular_zones_third_axis_from_general_lines
 
 // ---------------------------------------------------------------------------------------
 // Geometry of a line: Q = 1/d^2 = 4 sin^2(theta) / lambda^2.
@@ -895,6 +896,10 @@ struct Search {
     std::vector<Zone> out;
     const double qmax = lq.q[size_t(L.n_score - 1)];
     const double window = q_tolerance(qmax / 2);
+    // Trial bases (Q1, Q2, R): two lines taken as (10) and (01) (or their second orders),
+    // R from a third line taken as (1, +-1), or as (1, +-2) / (2, +-1) when glide planes or
+    // centring remove the first: Q(h, k) = h^2 Q1 + k^2 Q2 + hk R; or R = 0.
+    std::vector<std::array<double, 3>> bases;
     for (int i = 0; i < nz; ++i)
       for (int j = i; j < nz; ++j)
         for (int ni = 1; ni <= 2; ++ni)
@@ -902,59 +907,67 @@ struct Search {
             if (i == j && ni != nj) continue;
             double q1 = lq.q[size_t(i)] / (ni * ni), q2 = lq.q[size_t(j)] / (nj * nj);
             if (q1 > q2) std::swap(q1, q2);
-            // R from a line taken as (1, +-1), or as (1, +-2) / (2, +-1) when glide planes
-            // or centring remove the first: Q(h, k) = h^2 Q1 + k^2 Q2 + hk R.
-            std::vector<double> rs{0.0};
+            bases.push_back({q1, q2, 0.0});
             for (int m = 0; m < L.n_score; ++m)
               for (const auto& hk : kZoneIndices) {
                 const double r = std::abs(lq.q[size_t(m)] - hk[0] * hk[0] * q1 - hk[1] * hk[1] * q2) / (hk[0] * hk[1]);
-                if (r <= q1 * 1.001 && r > 1e-3 * q1) rs.push_back(r);
+                if (r <= q1 * 1.001 && r > 1e-3 * q1) bases.push_back({q1, q2, r});
               }
-            for (double r : rs) {
-              if (time_up()) return out;
-              // Gauss reduction keeps |R| <= Q1 <= Q2 so that equal zones compare equal.
-              double a = q1, b = q2, rr = r;
-              for (int it = 0; it < 20; ++it) {
-                if (a > b) std::swap(a, b);
-                if (std::abs(rr) <= a * (1 + 1e-9)) break;
-                const double t = std::round(rr / (2 * a));
-                b = b - t * rr + t * t * a; rr = rr - 2 * t * a;
-              }
-              rr = std::abs(rr);
-              const double area2 = a * b - rr * rr / 4;  // squared reciprocal area
-              if (area2 <= 0) continue;
-              // The zone's lines among the first n_score, and its calculated lines below qmax.
-              const ZoneFinder finder(a, b, rr);
-              int n = 0;
-              std::uint32_t lines = 0;
-              for (int m = 0; m < L.n_score; ++m)
-                if (test_line(finder, m)) {
-                  ++n;
-                  lines |= 1u << m;
-                }
-              // Lattice points of the zone below qmax: pi qmax / sqrt(area2) / 2 (one per pair).
-              // Each covers a window of about twice the search tolerance, so a line falls on
-              // one by chance with probability p; the merit is how far n stands above the
-              // chance count (a binomial z-score), which neither favours small zones that
-              // index few lines nor large ones that index anything.
-              const double n_calc = std::max(1.0, M_PI * qmax / std::sqrt(area2) / 2);
-              if (n < 3) continue;
-              const double p = std::min(0.95, n_calc * 4 * window / qmax);
-              const double mu = L.n_score * p;
-              const Zone z{a, b, rr, n, (n - mu) / std::sqrt(mu * (1 - p) + 0.25), lines};
-              // The same zone within the lines' uncertainty (half the search tolerance in Q
-              // at each parameter's own Q) counts once, the one indexing more lines kept.
-              const double tol_a = q_tolerance(a), tol_b = q_tolerance(b), tol_r = q_tolerance(a + b);
-              bool dup = false;
-              for (Zone& o : out)
-                if (std::abs(o.q1 - a) < tol_a && std::abs(o.q2 - b) < tol_b && std::abs(o.r - rr) < tol_r) {
-                  if (z.n > o.n) o = z;
-                  dup = true;
-                  break;
-                }
-              if (!dup) out.push_back(z);
-            }
           }
+    // A rectangular zone one of whose axes has no line of its own (P2_1/n's h00 and 00l
+    // absent, 200 late): that axis from a line taken as (1 1) or (2 1) with the other axis
+    // from an axial line, Q2 = Q(11) - Q1 or Q(21) - 4 Q1.
+    for (int i = 0; i < nz; ++i)
+      for (int ni = 1; ni <= 2; ++ni)
+        for (int j = 0; j < nz; ++j)
+          for (int k = 1; k <= 2; ++k) {
+            const double q1 = lq.q[size_t(i)] / (ni * ni), q2 = lq.q[size_t(j)] - k * k * q1;
+            if (j != i && q2 > 0.02 * lq.q[size_t(j)]) bases.push_back({std::min(q1, q2), std::max(q1, q2), 0.0});
+          }
+    for (const auto& [q1, q2, r] : bases) {
+      if (time_up()) return out;
+      // Gauss reduction keeps |R| <= Q1 <= Q2 so that equal zones compare equal.
+      double a = q1, b = q2, rr = r;
+      for (int it = 0; it < 20; ++it) {
+        if (a > b) std::swap(a, b);
+        if (std::abs(rr) <= a * (1 + 1e-9)) break;
+        const double t = std::round(rr / (2 * a));
+        b = b - t * rr + t * t * a; rr = rr - 2 * t * a;
+      }
+      rr = std::abs(rr);
+      const double area2 = a * b - rr * rr / 4;  // squared reciprocal area
+      if (area2 <= 0) continue;
+      // The zone's lines among the first n_score, and its calculated lines below qmax.
+      const ZoneFinder finder(a, b, rr);
+      int n = 0;
+      std::uint32_t lines = 0;
+      for (int m = 0; m < L.n_score; ++m)
+        if (test_line(finder, m)) {
+          ++n;
+          lines |= 1u << m;
+        }
+      // Lattice points of the zone below qmax: pi qmax / sqrt(area2) / 2 (one per pair).
+      // Each covers a window of about twice the search tolerance, so a line falls on
+      // one by chance with probability p; the merit is how far n stands above the
+      // chance count (a binomial z-score), which neither favours small zones that
+      // index few lines nor large ones that index anything.
+      const double n_calc = std::max(1.0, M_PI * qmax / std::sqrt(area2) / 2);
+      if (n < 3) continue;
+      const double p = std::min(0.95, n_calc * 4 * window / qmax);
+      const double mu = L.n_score * p;
+      const Zone z{a, b, rr, n, (n - mu) / std::sqrt(mu * (1 - p) + 0.25), lines};
+      // The same zone within the lines' uncertainty (half the search tolerance in Q
+      // at each parameter's own Q) counts once, the one indexing more lines kept.
+      const double tol_a = q_tolerance(a), tol_b = q_tolerance(b), tol_r = q_tolerance(a + b);
+      bool dup = false;
+      for (Zone& o : out)
+        if (std::abs(o.q1 - a) < tol_a && std::abs(o.q2 - b) < tol_b && std::abs(o.r - rr) < tol_r) {
+          if (z.n > o.n) o = z;
+          dup = true;
+          break;
+        }
+      if (!dup) out.push_back(z);
+    }
     std::sort(out.begin(), out.end(), [](const Zone& x, const Zone& y) { return x.merit > y.merit; });
     if (std::getenv("XRDFAST_INDEX_DEBUG"))
       for (size_t i = 0; i < out.size() && i < (std::getenv("XRDFAST_INDEX_DEBUG2") ? 100000 : 60); ++i)
@@ -1091,6 +1104,45 @@ struct Search {
               consider(gs_of({A, B, C, d, e, F}), Form::Triclinic, 'P', z.lines);
             }
         }
+      }
+    }
+  }
+
+  // Monoclinic cells with the unique axis in a rectangular zone whose third reciprocal axis
+  // has no axial line among the first twelve (a glide plane removes h00 with h odd and 200
+  // comes late: P2_1/a's a* in its zone (0kl), say). C comes from a general line taken as
+  // (k 0 1) or (0 k 1) in the zone's axes and the third: its index on the zone axis the
+  // third couples to is zero, so the cross term drops out and C = Q - k^2 Q(uncoupled axis).
+  // The cross term then comes from a line taken as (1 1), (1 2) or (2 1) of the zone that
+  // axis and the third span, each value tried as it comes (the zone counts of cross_terms
+  // would cost more than the trials, C being new for every line).
+  void rectangular_zones_third_axis_from_general_lines() {
+    if (zone_cache.empty()) zone_cache = zones(std::numeric_limits<size_t>::max());
+    size_t visited = 0;
+    for (size_t zi = 0; zi < zone_cache.size() && visited < kRectangularZones; ++zi) {
+      const Zone& z = zone_cache[zi];
+      if (z.r != 0) continue;
+      ++visited;
+      const double A = z.q1, B = z.q2;
+      for (int m = 0; m < std::min(12, L.n); ++m) {
+        if (z.lines >> m & 1u) continue;  // a line of the zone is not a general line
+        const double Q = lq.q[size_t(m)];
+        for (int coupled_axis = 0; coupled_axis < 2; ++coupled_axis)
+          for (int k = 1; k <= 2; ++k) {
+            const double coupled = coupled_axis == 0 ? A : B, uncoupled = coupled_axis == 0 ? B : A;
+            const double C = Q - k * k * uncoupled;
+            if (!(C > 0.02 * Q)) continue;
+            const double cap = std::min(coupled, C);
+            for (int t = 0; t < L.n_score; ++t)
+              for (const auto& hl : kZoneIndices) {
+                if (time_up()) return;
+                const double x = std::abs(lq.q[size_t(t)] - hl[0] * hl[0] * coupled - hl[1] * hl[1] * C) / (hl[0] * hl[1]);
+                if (!(x <= cap * 1.001 && x > 1e-3 * cap)) continue;
+                // E couples the first zone axis with the third, D the second
+                consider(gs_of({A, B, C, coupled_axis == 1 ? x : 0.0, coupled_axis == 0 ? x : 0.0, 0}), Form::Triclinic,
+                         'P', z.lines);
+              }
+          }
       }
     }
   }
@@ -1347,7 +1399,7 @@ bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {
 // searches and for the first of the orthorhombic, zone and triclinic ones, so that a
 // typical pattern takes well under 0.5 s whatever else the machine does.
 constexpr double kBudgetCubic = 2e4, kBudgetUniaxial = 1.5e5, kBudgetOrthorhombic = 2e5, kBudgetMonoclinic = 4e5,
-                 kBudgetRhombic = 1.5e5, kBudgetTriclinic = 3e5;
+                 kBudgetRhombic = 1.5e5, kBudgetRectangular = 1.5e5, kBudgetTriclinic = 3e5;
 
 // One search at positions corrected by `offset` (deg 2theta): trial cells from cubic down,
 // each stage within its budget of work, then the best trials of each refined to solutions.
@@ -1412,6 +1464,8 @@ bool search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
     // orthorhombic cells on rectangular zones and monoclinic ones come from the same zones
     if (opt.lowest_system >= 2 && !convincing()) run(kBudgetMonoclinic, [&] { S.from_zones(false); });
     if (opt.lowest_system >= 3 && !convincing()) run(kBudgetRhombic, [&] { S.from_zones(false, true); });
+    if (opt.lowest_system >= 3 && !convincing())
+      run(kBudgetRectangular, [&] { S.rectangular_zones_third_axis_from_general_lines(); });
     if (opt.lowest_system >= 4 && !convincing()) run(kBudgetTriclinic, [&] { S.from_zones(true); });
   }
   return !S.timed_out;
