@@ -168,10 +168,10 @@ def test_bcc_metals_at_copper_k_alpha_index_as_body_centred(metal, a):
     assert best.cell[0] == pytest.approx(a, abs=2e-3)
 
 
-def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 25) -> np.ndarray:
+def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 25, resolution: float = 0.05) -> np.ndarray:
     """The lines a lab scan shows of a structure (2theta at Cu K-alpha1 up to 80 deg): cctbx's
     structure factors times multiplicity and Lorentz-polarisation, reflections closer than
-    0.05 deg merged into one line, those above 2 % of the strongest kept (without the
+    ``resolution`` (deg) merged into one line at their intensity-weighted position, those above 2 % of the strongest kept (without the
     axial h00 and 00l ones unless ``keep_axial``), the first ``n``, 0.004 deg of noise."""
     cs = crystal.symmetry(uctbx.unit_cell(cell), space_group_symbol=space_group)
     structure = xray.structure(crystal_symmetry=cs, scatterers=flex.xray_scatterer(
@@ -184,9 +184,9 @@ def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 
     axial = np.array([h == 0 and k == 0 for h, k, _ in f.indices()])
     order = np.argsort(theta)
     tt, intensity, axial = 2 * np.degrees(theta[order]), intensity[order], axial[order]
-    lines: list[list] = []  # reflections closer than 0.05 deg are one line
+    lines: list[list] = []
     for t, i, a in zip(tt, intensity, axial):
-        if lines and t - lines[-1][0] < 0.05:
+        if lines and t - lines[-1][0] < resolution:
             lines[-1] = [(lines[-1][0] * lines[-1][1] + t * i) / (lines[-1][1] + i), lines[-1][1] + i, lines[-1][2] or a]
         else:
             lines.append([t, i, a])
@@ -242,6 +242,25 @@ def test_realgar_whose_reduced_hk0_zone_has_no_line_of_its_own_axis_indexes_as_i
              ("As", (0.038, -0.161, -0.29)), ("S", (0.346, 0.008, -0.295)), ("S", (0.213, 0.024, 0.12)),
              ("S", (0.245, -0.225, -0.363)), ("S", (0.115, -0.215, 0.048))]
     seen = _lab_lines(cell, "P 1 21/n 1", sites)
+    best = index(seen, wavelength=LAMBDA)[0]
+    assert best.lattice == "mP", best.summary()
+    assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()
+    assert best.n_indexed == seen.size
+
+
+def test_shimazakiite_whose_cross_term_shows_only_in_general_lines_indexes_as_its_monoclinic_cell():
+    # Shimazakiite-4M Ca2B2O5, P2_1/c (Kusachi et al., Mineral. Mag. 77 (2013) 93; AMCSD
+    # 19798): beta = 92.4 deg on a long c, and the lines of the zone (h0l) that carry the
+    # cross term are absent (odd l) or weak (10-2, 102), so a*'s coupling to c* shows only
+    # in general lines such as 11-1 and 111 once 102 (4 %) merges into 015 (18 %, 0.07 deg
+    # away) at a lab scan's resolution; a* itself comes from 100. Before, a wrong cell won:
+    # on these lines a monoclinic one with a = 3.10 A indexing 20 of 25, on a simulated
+    # stage-2 scan an orthorhombic one of twice the volume indexing 15 of 25 (M15 ~ 110).
+    cell = (3.5485, 6.352, 19.254, 90, 92.393, 90)
+    sites = [("Ca", (0.2885, 0.9493, 0.2105)), ("Ca", (0.7533, 0.1956, 0.06186)), ("B", (0.169, 0.465, 0.1569)),
+             ("B", (0.189, 0.253, 0.417)), ("O", (0.758, 0.8077, 0.0149)), ("O", (0.771, 0.8908, 0.1336)),
+             ("O", (0.285, 0.2684, 0.1481)), ("O", (0.972, 0.5495, 0.0971)), ("O", (0.203, 0.5761, 0.2171))]
+    seen = _lab_lines(cell, "P 1 21/c 1", sites, resolution=0.1)
     best = index(seen, wavelength=LAMBDA)[0]
     assert best.lattice == "mP", best.summary()
     assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()

@@ -1146,6 +1146,43 @@ struct Search {
       }
     }
   }
+
+  // Monoclinic cells with the unique axis in a rectangular zone whose cross term shows in no
+  // line of the zone that the third axis spans with the axis it couples to (P2_1/c with a
+  // long c: h0l absent for odd l, 10-2 and 102 weak): C from a line taken as (001) or (002)
+  // of the third axis, the cross term from a general line taken as (k l 1), k = 1, 2 on the
+  // uncoupled zone axis and l = 1, 2 on the coupled one: x = (Q - C - k^2 Q_u - l^2 Q_c) / l.
+  void rectangular_zones_cross_term_from_general_lines() {
+    if (zone_cache.empty()) zone_cache = zones(std::numeric_limits<size_t>::max());
+    size_t visited = 0;
+    for (size_t zi = 0; zi < zone_cache.size() && visited < kRectangularZones; ++zi) {
+      const Zone& z = zone_cache[zi];
+      if (z.r != 0) continue;
+      ++visited;
+      const double A = z.q1, B = z.q2;
+      for (int m = 0; m < std::min(12, L.n); ++m) {
+        if (z.lines >> m & 1u) continue;
+        for (int n = 1; n <= 2; ++n) {
+          const double C = lq.q[size_t(m)] / (n * n);
+          for (int coupled_axis = 0; coupled_axis < 2; ++coupled_axis) {
+            const double coupled = coupled_axis == 0 ? A : B, uncoupled = coupled_axis == 0 ? B : A;
+            const double cap = std::min(coupled, C);
+            for (int t = 0; t < L.n_score; ++t) {
+              if (z.lines >> t & 1u) continue;
+              for (int k = 1; k <= 2; ++k)
+                for (int l = 1; l <= 2; ++l) {
+                  if (time_up()) return;
+                  const double x = std::abs(lq.q[size_t(t)] - C - k * k * uncoupled - l * l * coupled) / l;
+                  if (!(x <= cap * 1.001 && x > 1e-3 * cap)) continue;
+                  consider(gs_of({A, B, C, coupled_axis == 1 ? x : 0.0, coupled_axis == 0 ? x : 0.0, 0}),
+                           Form::Triclinic, 'P', z.lines);
+                }
+            }
+          }
+        }
+      }
+    }
+  }
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1466,6 +1503,8 @@ bool search_pass(const Lines& L, const IndexingOptions& opt, Clock::time_point d
     if (opt.lowest_system >= 3 && !convincing()) run(kBudgetRhombic, [&] { S.from_zones(false, true); });
     if (opt.lowest_system >= 3 && !convincing())
       run(kBudgetRectangular, [&] { S.rectangular_zones_third_axis_from_general_lines(); });
+    if (opt.lowest_system >= 3 && !convincing())
+      run(kBudgetRectangular, [&] { S.rectangular_zones_cross_term_from_general_lines(); });
     if (opt.lowest_system >= 4 && !convincing()) run(kBudgetTriclinic, [&] { S.from_zones(true); });
   }
   return !S.timed_out;
