@@ -195,6 +195,14 @@ def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 
     return seen + np.random.default_rng(0).normal(0, 0.004, seen.size)
 
 
+def _assert_indexes_as(seen: np.ndarray, cell, space_group: str, lattice: str) -> None:
+    """The first solution is the structure's own lattice and cell and indexes every line."""
+    best = index(seen, wavelength=LAMBDA)[0]
+    assert best.lattice == lattice, best.summary()
+    assert same_lattice(best.niggli_cell, _primitive_cell(cell, space_group)), best.summary()
+    assert best.n_indexed == seen.size
+
+
 @pytest.mark.parametrize("axial_lines_seen", [True, False])
 def test_diopside_with_its_weak_lines_lost_indexes_as_its_c_centred_monoclinic_cell(axial_lines_seen):
     # Diopside CaMgSi2O6, C2/c (Clark, Appleman & Papike, Mineral. Soc. Am. Spec. Pap. 2
@@ -208,10 +216,7 @@ def test_diopside_with_its_weak_lines_lost_indexes_as_its_c_centred_monoclinic_c
     sites = [("Ca", (0, 0.3015, 0.25)), ("Mg", (0, 0.9082, 0.25)), ("Si", (0.2862, 0.0933, 0.2293)),
              ("O", (0.1156, 0.0873, 0.1422)), ("O", (0.3611, 0.2500, 0.3180)), ("O", (0.3505, 0.0176, 0.9953))]
     seen = _lab_lines(cell, "C2/c", sites, keep_axial=axial_lines_seen)
-    best = index(seen, wavelength=LAMBDA)[0]
-    assert best.lattice == "mC", best.summary()
-    assert same_lattice(best.niggli_cell, _primitive_cell(cell, "C2/c")), best.summary()
-    assert best.n_indexed == seen.size
+    _assert_indexes_as(seen, cell, "C2/c", "mC")
 
 
 def test_euclase_whose_a_axis_shows_no_line_of_its_own_indexes_as_its_monoclinic_cell():
@@ -226,10 +231,7 @@ def test_euclase_whose_a_axis_shows_no_line_of_its_own_indexes_as_its_monoclinic
              ("O", (0.3831, 0.0324, 0.7592)), ("O", (0.379, 0.3772, 0.6489)), ("O", (0.3445, 0.1966, 0.5291)),
              ("O", (0.101, 0.0542, 0.2096)), ("O", (0.1586, 0.3297, 0.1156))]
     seen = _lab_lines(cell, "P 1 21/a 1", sites)
-    best = index(seen, wavelength=LAMBDA)[0]
-    assert best.lattice == "mP", best.summary()
-    assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()
-    assert best.n_indexed == seen.size
+    _assert_indexes_as(seen, cell, "P 1 21/a 1", "mP")
 
 
 def test_realgar_whose_reduced_hk0_zone_has_no_line_of_its_own_axis_indexes_as_its_monoclinic_cell():
@@ -242,10 +244,7 @@ def test_realgar_whose_reduced_hk0_zone_has_no_line_of_its_own_axis_indexes_as_i
              ("As", (0.038, -0.161, -0.29)), ("S", (0.346, 0.008, -0.295)), ("S", (0.213, 0.024, 0.12)),
              ("S", (0.245, -0.225, -0.363)), ("S", (0.115, -0.215, 0.048))]
     seen = _lab_lines(cell, "P 1 21/n 1", sites)
-    best = index(seen, wavelength=LAMBDA)[0]
-    assert best.lattice == "mP", best.summary()
-    assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()
-    assert best.n_indexed == seen.size
+    _assert_indexes_as(seen, cell, "P 1 21/n 1", "mP")
 
 
 def test_shimazakiite_whose_cross_term_shows_only_in_general_lines_indexes_as_its_monoclinic_cell():
@@ -261,10 +260,7 @@ def test_shimazakiite_whose_cross_term_shows_only_in_general_lines_indexes_as_it
              ("B", (0.189, 0.253, 0.417)), ("O", (0.758, 0.8077, 0.0149)), ("O", (0.771, 0.8908, 0.1336)),
              ("O", (0.285, 0.2684, 0.1481)), ("O", (0.972, 0.5495, 0.0971)), ("O", (0.203, 0.5761, 0.2171))]
     seen = _lab_lines(cell, "P 1 21/c 1", sites, resolution=0.1)
-    best = index(seen, wavelength=LAMBDA)[0]
-    assert best.lattice == "mP", best.summary()
-    assert same_lattice(best.niggli_cell, niggli_cell(cell)), best.summary()
-    assert best.n_indexed == seen.size
+    _assert_indexes_as(seen, cell, "P 1 21/c 1", "mP")
 
 
 def test_impurity_lines_are_left_unindexed():

@@ -36,7 +36,7 @@ constexpr double kMinLength = 2.2;
 constexpr double kSymmetryBonus = 1.3;
 constexpr double kPrecisionOfTolerance = 1.0 / 6;  // half a standard uncertainty, the tolerance being three
 constexpr size_t kRhombicZones = 20;  // see Search::from_zones
-constexpr size_t kRectangularZones = 20;  // see Search::rectangular_zones_third_axis_from_general_lines
+constexpr size_t kRectangularZones = 20;  // see Search::general_lines_of_rectangular_zones
 
 // ---------------------------------------------------------------------------------------
 // Geometry of a line: Q = 1/d^2 = 4 sin^2(theta) / lambda^2.
@@ -1108,6 +1108,29 @@ struct Search {
     }
   }
 
+  // The two stages below visit the lines m among the first twelve that are not in a zone,
+  // over the first kRectangularZones rectangular zones; visit(zone, m) returns false to stop.
+  template <typename Visit>
+  void general_lines_of_rectangular_zones(Visit&& visit) {
+    if (zone_cache.empty()) zone_cache = zones(std::numeric_limits<size_t>::max());
+    size_t visited = 0;
+    for (size_t zi = 0; zi < zone_cache.size() && visited < kRectangularZones; ++zi) {
+      const Zone& z = zone_cache[zi];
+      if (z.r != 0) continue;
+      ++visited;
+      for (int m = 0; m < std::min(12, L.n); ++m)
+        if (!(z.lines >> m & 1u) && !visit(z, m)) return;
+    }
+  }
+  // A monoclinic trial on a rectangular zone: the third axis C coupled to the zone's first
+  // (coupled_axis 0: cross term E) or second axis (1: D) by x, within the reduced bound.
+  void consider_monoclinic(const Zone& z, double C, int coupled_axis, double x) {
+    const double cap = std::min(coupled_axis == 0 ? z.q1 : z.q2, C);
+    if (!(x <= cap * 1.001 && x > 1e-3 * cap)) return;
+    consider(gs_of({z.q1, z.q2, C, coupled_axis == 1 ? x : 0.0, coupled_axis == 0 ? x : 0.0, 0}), Form::Triclinic,
+             'P', z.lines);
+  }
+
   // Monoclinic cells with the unique axis in a rectangular zone whose third reciprocal axis
   // has no axial line among the first twelve (a glide plane removes h00 with h odd and 200
   // comes late: P2_1/a's a* in its zone (0kl), say). C comes from a general line taken as
@@ -1117,34 +1140,22 @@ struct Search {
   // axis and the third span, each value tried as it comes (the zone counts of cross_terms
   // would cost more than the trials, C being new for every line).
   void rectangular_zones_third_axis_from_general_lines() {
-    if (zone_cache.empty()) zone_cache = zones(std::numeric_limits<size_t>::max());
-    size_t visited = 0;
-    for (size_t zi = 0; zi < zone_cache.size() && visited < kRectangularZones; ++zi) {
-      const Zone& z = zone_cache[zi];
-      if (z.r != 0) continue;
-      ++visited;
-      const double A = z.q1, B = z.q2;
-      for (int m = 0; m < std::min(12, L.n); ++m) {
-        if (z.lines >> m & 1u) continue;  // a line of the zone is not a general line
-        const double Q = lq.q[size_t(m)];
-        for (int coupled_axis = 0; coupled_axis < 2; ++coupled_axis)
-          for (int k = 1; k <= 2; ++k) {
-            const double coupled = coupled_axis == 0 ? A : B, uncoupled = coupled_axis == 0 ? B : A;
-            const double C = Q - k * k * uncoupled;
-            if (!(C > 0.02 * Q)) continue;
-            const double cap = std::min(coupled, C);
-            for (int t = 0; t < L.n_score; ++t)
-              for (const auto& hl : kZoneIndices) {
-                if (time_up()) return;
-                const double x = std::abs(lq.q[size_t(t)] - hl[0] * hl[0] * coupled - hl[1] * hl[1] * C) / (hl[0] * hl[1]);
-                if (!(x <= cap * 1.001 && x > 1e-3 * cap)) continue;
-                // E couples the first zone axis with the third, D the second
-                consider(gs_of({A, B, C, coupled_axis == 1 ? x : 0.0, coupled_axis == 0 ? x : 0.0, 0}), Form::Triclinic,
-                         'P', z.lines);
-              }
-          }
-      }
-    }
+    general_lines_of_rectangular_zones([&](const Zone& z, int m) {
+      const double Q = lq.q[size_t(m)];
+      for (int coupled_axis = 0; coupled_axis < 2; ++coupled_axis)
+        for (int k = 1; k <= 2; ++k) {
+          const double coupled = coupled_axis == 0 ? z.q1 : z.q2, uncoupled = coupled_axis == 0 ? z.q2 : z.q1;
+          const double C = Q - k * k * uncoupled;
+          if (!(C > 0.02 * Q)) continue;
+          for (int t = 0; t < L.n_score; ++t)
+            for (const auto& hl : kZoneIndices) {
+              if (time_up()) return false;
+              consider_monoclinic(z, C, coupled_axis,
+                                  std::abs(lq.q[size_t(t)] - hl[0] * hl[0] * coupled - hl[1] * hl[1] * C) / (hl[0] * hl[1]));
+            }
+        }
+      return true;
+    });
   }
 
   // Monoclinic cells with the unique axis in a rectangular zone whose cross term shows in no
@@ -1153,35 +1164,24 @@ struct Search {
   // of the third axis, the cross term from a general line taken as (k l 1), k = 1, 2 on the
   // uncoupled zone axis and l = 1, 2 on the coupled one: x = (Q - C - k^2 Q_u - l^2 Q_c) / l.
   void rectangular_zones_cross_term_from_general_lines() {
-    if (zone_cache.empty()) zone_cache = zones(std::numeric_limits<size_t>::max());
-    size_t visited = 0;
-    for (size_t zi = 0; zi < zone_cache.size() && visited < kRectangularZones; ++zi) {
-      const Zone& z = zone_cache[zi];
-      if (z.r != 0) continue;
-      ++visited;
-      const double A = z.q1, B = z.q2;
-      for (int m = 0; m < std::min(12, L.n); ++m) {
-        if (z.lines >> m & 1u) continue;
-        for (int n = 1; n <= 2; ++n) {
-          const double C = lq.q[size_t(m)] / (n * n);
-          for (int coupled_axis = 0; coupled_axis < 2; ++coupled_axis) {
-            const double coupled = coupled_axis == 0 ? A : B, uncoupled = coupled_axis == 0 ? B : A;
-            const double cap = std::min(coupled, C);
-            for (int t = 0; t < L.n_score; ++t) {
-              if (z.lines >> t & 1u) continue;
-              for (int k = 1; k <= 2; ++k)
-                for (int l = 1; l <= 2; ++l) {
-                  if (time_up()) return;
-                  const double x = std::abs(lq.q[size_t(t)] - C - k * k * uncoupled - l * l * coupled) / l;
-                  if (!(x <= cap * 1.001 && x > 1e-3 * cap)) continue;
-                  consider(gs_of({A, B, C, coupled_axis == 1 ? x : 0.0, coupled_axis == 0 ? x : 0.0, 0}),
-                           Form::Triclinic, 'P', z.lines);
-                }
-            }
+    general_lines_of_rectangular_zones([&](const Zone& z, int m) {
+      for (int n = 1; n <= 2; ++n) {
+        const double C = lq.q[size_t(m)] / (n * n);
+        for (int coupled_axis = 0; coupled_axis < 2; ++coupled_axis) {
+          const double coupled = coupled_axis == 0 ? z.q1 : z.q2, uncoupled = coupled_axis == 0 ? z.q2 : z.q1;
+          for (int t = 0; t < L.n_score; ++t) {
+            if (z.lines >> t & 1u) continue;
+            for (int k = 1; k <= 2; ++k)
+              for (int l = 1; l <= 2; ++l) {
+                if (time_up()) return false;
+                consider_monoclinic(z, C, coupled_axis,
+                                    std::abs(lq.q[size_t(t)] - C - k * k * uncoupled - l * l * coupled) / l);
+              }
           }
         }
       }
-    }
+      return true;
+    });
   }
 };
 
