@@ -227,6 +227,8 @@ def test_bad_options():
         _core.random_crystal(14, 1, 0, distribution="cosmic")
     with pytest.raises(ValueError, match="atom range"):
         _core.random_crystal(14, 1, 0, min_atoms=10, max_atoms=5)
+    with pytest.raises(ValueError, match=r"overlap distance \(0\.5 Å\)"):  # not std::to_string's 0.500000
+        _core.random_crystal(14, 1, 0, min_distance=0.4)
     with pytest.raises(ValueError, match="outside 1..230"):
         _core.random_crystal(231, 1, 0)
     with pytest.raises(ValueError, match="Xx"):

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "xrdfast/scattering.hpp"
+#include "xrdfast/text.hpp"
 #include "xrdfast/wyckoff.hpp"
 
 #ifdef XRDFAST_OPENMP
@@ -485,7 +486,7 @@ class Generator {
     if (opt.max_atoms > 2000) bad("max_atoms above 2000");
     if (opt.max_species < 1) bad("max_species must be at least 1");
     if (!(opt.min_distance_factor >= 0) || !(opt.min_distance > kOverlapDistance))
-      bad("min_distance must exceed Crystal's overlap distance (" + std::to_string(kOverlapDistance) + " Å)");
+      bad("min_distance must exceed Crystal's overlap distance (" + number_text(kOverlapDistance) + " Å)");
     if (!(opt.b_iso_min >= 0) || !(opt.b_iso_max >= opt.b_iso_min)) bad("B_iso range must satisfy 0 <= min <= max");
     if (!(opt.partial_occupancy_fraction >= 0 && opt.partial_occupancy_fraction <= 1) ||
         !(opt.occupancy_min > 0 && opt.occupancy_min <= 1))
