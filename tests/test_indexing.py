@@ -168,11 +168,13 @@ def test_bcc_metals_at_copper_k_alpha_index_as_body_centred(metal, a):
     assert best.cell[0] == pytest.approx(a, abs=2e-3)
 
 
-def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 25, resolution: float = 0.05) -> np.ndarray:
+def _lab_lines(cell, space_group: str, sites, keep_axial: bool = True, n: int = 25,
+               resolution: float = 0.05) -> np.ndarray:
     """The lines a lab scan shows of a structure (2theta at Cu K-alpha1 up to 80 deg): cctbx's
     structure factors times multiplicity and Lorentz-polarisation, reflections closer than
-    ``resolution`` (deg) merged into one line at their intensity-weighted position, those above 2 % of the strongest kept (without the
-    axial h00 and 00l ones unless ``keep_axial``), the first ``n``, 0.004 deg of noise."""
+    ``resolution`` (deg) merged into one line at their intensity-weighted position, those
+    above 2 % of the strongest kept (without the axial h00 and 00l ones unless
+    ``keep_axial``), the first ``n``, 0.004 deg of noise."""
     cs = crystal.symmetry(uctbx.unit_cell(cell), space_group_symbol=space_group)
     structure = xray.structure(crystal_symmetry=cs, scatterers=flex.xray_scatterer(
         [xray.scatterer(label=f"{e}{i}", site=s, u=0.005, scattering_type=e) for i, (e, s) in enumerate(sites)]))

@@ -66,6 +66,9 @@ double q_calc(const Matrix3d& gs, const Vec3i& h) {
 bool positive_definite(const Matrix3d& m) {
   return m(0, 0) > 0 && m(0, 0) * m(1, 1) - m(0, 1) * m(1, 0) > 0 && m.determinant() > 0;
 }
+// A nonzero cross term R of a reduced 2-D form Q(h, k) = Q1 h^2 + Q2 k^2 + R hk (|R| <= Q1 <=
+// Q2, to the lines' errors) whose smaller axial term is q_min; R = 0 is always tried apart.
+bool reduced_cross_term(double r, double q_min) { return r <= q_min * 1.001 && r > 1e-3 * q_min; }
 
 // ---------------------------------------------------------------------------------------
 // Centring conditions of the conventional cells (ITA Vol. A, Table 2.2.13.1); R is the
@@ -911,7 +914,7 @@ struct Search {
             for (int m = 0; m < L.n_score; ++m)
               for (const auto& hk : kZoneIndices) {
                 const double r = std::abs(lq.q[size_t(m)] - hk[0] * hk[0] * q1 - hk[1] * hk[1] * q2) / (hk[0] * hk[1]);
-                if (r <= q1 * 1.001 && r > 1e-3 * q1) bases.push_back({q1, q2, r});
+                if (reduced_cross_term(r, q1)) bases.push_back({q1, q2, r});
               }
           }
     // A rectangular zone one of whose axes has no line of its own (P2_1/n's h00 and 00l
@@ -1010,7 +1013,7 @@ struct Search {
     for (int t = 0; t < L.n_score; ++t)
       for (const auto& kl : kZoneIndices) {
         const double x = std::abs(lq.q[size_t(t)] - kl[0] * kl[0] * p - kl[1] * kl[1] * C) / (kl[0] * kl[1]);
-        if (!(x <= std::min(p, C) * 1.001 && x > 1e-3 * std::min(p, C))) continue;
+        if (!reduced_cross_term(x, std::min(p, C))) continue;
         if (std::any_of(found.begin() + 1, found.end(), [&](const auto& f) { return std::abs(f.second - x) < 1e-4 * p; })) continue;
         found.push_back({zone_count(p, C, x), x});
       }
@@ -1123,10 +1126,9 @@ struct Search {
     }
   }
   // A monoclinic trial on a rectangular zone: the third axis C coupled to the zone's first
-  // (coupled_axis 0: cross term E) or second axis (1: D) by x, within the reduced bound.
+  // (coupled_axis 0: cross term E) or second axis (1: D) by a reduced cross term x.
   void consider_monoclinic(const Zone& z, double C, int coupled_axis, double x) {
-    const double cap = std::min(coupled_axis == 0 ? z.q1 : z.q2, C);
-    if (!(x <= cap * 1.001 && x > 1e-3 * cap)) return;
+    if (!reduced_cross_term(x, std::min(coupled_axis == 0 ? z.q1 : z.q2, C))) return;
     consider(gs_of({z.q1, z.q2, C, coupled_axis == 1 ? x : 0.0, coupled_axis == 0 ? x : 0.0, 0}), Form::Triclinic,
              'P', z.lines);
   }
