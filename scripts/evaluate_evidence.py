@@ -1,6 +1,7 @@
 """Extinction evidence on AMCSD minerals simulated with stage-2 nuisances.
 
     python scripts/evaluate_evidence.py --n 1000 [--cell true|indexed] [--seed 2000003] [--save out.npz]
+        [--systems triclinic,monoclinic] [--stage po] [--impurities 0.5]
     python scripts/evaluate_evidence.py --rruff ../shared/data/rruff_dev/rruff_dev.npz
 
 The test set is the model card's: ``xrdfast.ml.evaluate.amcsd_test_set`` (same seed, same
@@ -31,9 +32,12 @@ PEARSON = {"triclinic": "aP", "monoclinic": "mP", "orthorhombic": "oP", "tetrago
            "hexagonal": "hP", "rhombohedral": "hR", "cubic": "cP"}
 
 
-def test_items(n: int, seed: int, exclude: set[int] = frozenset(), stage: str = "2"):
+def test_items(n: int, seed: int, exclude: set[int] = frozenset(), stage: str = "2",
+               systems: frozenset[str] = frozenset()):
     """The selection of ``amcsd_test_set`` (same minerals, same stage-2 draws: mineral k gets
-    sample k of stream ``seed``), keeping the crystals and their parameters."""
+    sample k of stream ``seed``), keeping the crystals and their parameters; with ``systems``
+    only minerals of those lattice systems (a fitting set enriched in the systems that AMCSD's
+    many cubic and hexagonal entries leave rare)."""
     from xrdfast.minerals import amcsd_minerals
 
     rng = np.random.default_rng(seed)
@@ -41,6 +45,8 @@ def test_items(n: int, seed: int, exclude: set[int] = frozenset(), stage: str = 
     minerals = []
     for mineral in amcsd_minerals([int(i) for i in ids]):
         if mineral.crystal.n_atoms > 400 or mineral.amcsd_id in exclude:
+            continue
+        if systems and _core.SpaceGroup(mineral.space_group).lattice_system not in systems:
             continue
         minerals.append(mineral)
         if len(minerals) == n:
@@ -72,7 +78,7 @@ def classify_answer(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, n
     from xrdfast.classify import load_model
     from xrdfast.fusion import FUSION, fuse
 
-    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"])
+    fused = fuse(d["network"], d["rel"], FUSION, d["fom"], d["unindexed"], d["misfit"], d["lattice"])
     used = (FUSION.trust(d["fom"]) > 0) & ~np.isnan(d["rel"]).all(1)
     abstain = np.where(used, fused.max(1) < FUSION.abstain_below,
                        fused.max(1) < load_model().calibration.abstain_below)
@@ -231,6 +237,8 @@ def main() -> None:
     ap.add_argument("--impurities", type=float, default=0.0,
                     help="with --cell indexed: share of patterns given a second mineral's lines (3-20 %% of the intensity)")
     ap.add_argument("--stage", default="2", help="nuisances of this generator stage (the test set: 2)")
+    ap.add_argument("--systems", default="", help="only minerals of these lattice systems, comma-separated "
+                    "(e.g. triclinic,monoclinic: a fitting set enriched in low symmetry)")
     ap.add_argument("--rescore", help="instead: fuse the components saved by --save with the current FUSION")
     ap.add_argument("--match", action="store_true", help="with --rruff: also search-match, as classify does by default")
     ap.add_argument("--rruff", help="instead: the measured .npz through the whole classify path")
@@ -242,7 +250,11 @@ def main() -> None:
         rruff(args.rruff, args.workers, args.save, args.match)
         return
     exclude = {m.amcsd_id for m, _ in test_items(args.exclude_test, TEST_SEED)} if args.exclude_test else set()
-    items = test_items(args.n, args.seed, exclude, args.stage)
+    systems = frozenset(filter(None, args.systems.split(",")))
+    unknown = systems - set(PEARSON)
+    if unknown:
+        ap.error(f"--systems: unknown lattice system(s) {sorted(unknown)}; expected some of {sorted(PEARSON)}")
+    items = test_items(args.n, args.seed, exclude, args.stage, systems)
     grid = default_grid()
     result = simulate_batch([m.crystal for m, _ in items], [p for _, p in items], grid=grid, seed=args.seed)
     labels = np.array([m.extinction_group for m, _ in items])
