@@ -366,7 +366,13 @@ def test_noise_lines_give_nothing_convincing():
     rng = np.random.default_rng(11)
     tt = np.sort(rng.uniform(10, 70, 25))
     sols = index(tt, wavelength=LAMBDA)  # the search's budget of work ends it, not a clock
-    assert all(s.m20 < 10 for s in sols)  # nothing that would pass for a solution
+    assert sols  # chance cells that index some of the lines are found ...
+    # ... but none passes de Wolff's test of a solution (J. Appl. Cryst. 1 (1968) 108):
+    # M20 >= 10 with no more than two of the first twenty lines unindexed
+    first_twenty = np.sort(tt)[:20]
+    for s in sols:
+        unindexed = np.sum(np.min(np.abs(first_twenty[:, None] - s.unindexed[None, :]), axis=1) < 1e-3) if len(s.unindexed) else 0
+        assert s.m20 < 10 or unindexed > 2, s.summary()
 
 
 def test_time_limit_is_a_safety_net_that_warns():

@@ -312,7 +312,7 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     per stage scaled by ``effort`` (not a time), so the same input gives the same solutions
     on any machine; ``time_limit`` (s) is a safety net for pathological input, and hitting it
     issues an ``IndexingTimeLimitWarning`` (the solutions found by then are returned).
-    Other options (``max_impurities`` 2, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
+    Other options (``max_impurities`` 6, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
     ``search_tolerance`` 0.06 deg, ``refine_zero``, ``superstructure_chance`` 0.05: a
     superstructure of index 2-4 that indexes the lines the best cells leave over replaces
     them when chance would explain those lines less often than this; 0 never) pass to the

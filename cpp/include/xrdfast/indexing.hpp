@@ -44,7 +44,12 @@ struct IndexingOptions {
                                  // input only (reported in IndexingReport::timed_out)
   double tolerance = 0.03;       // deg 2theta: a line is indexed within this after refinement
   double search_tolerance = 0.06;  // deg 2theta while screening trial cells (before any refinement)
-  int max_impurities = 2;        // unindexed lines tolerated among the first 20
+  int max_impurities = 6;        // unindexed lines tolerated among the first 20: a minor
+                                 // phase of a measured sample puts several there, and a
+                                 // trial cell rejected for them leaves the place to a
+                                 // triclinic cell that indexes everything (on simulated
+                                 // monoclinic minerals, a quarter with a second mineral's
+                                 // lines, family right 66 -> 74 % of all patterns for 2 -> 6)
   double max_volume = 4000.0;    // Å^3, largest reduced cell searched
   bool refine_zero = true;       // refine a zero shift of 2theta with every cell
   double min_m20 = 4.0;          // solutions with a lower de Wolff M20 are dropped
