@@ -325,6 +325,8 @@ def main() -> None:
     ap.add_argument("--effort", type=float, default=1.0, help="the search's budget of work (default as index())")
     ap.add_argument("--superstructure-chance", type=float, default=None,
                     help="index()'s superstructure_chance (default: index()'s own)")
+    ap.add_argument("--max-impurities", type=int, default=None,
+                    help="unindexed lines tolerated among the first twenty (default as index(): 6)")
     ap.add_argument("--extracted", action="store_true",
                     help="simulate whole stage-2 patterns and extract their peaks (the end-to-end figures)")
     ap.add_argument("--rruff", help="the RRUFF development .npz")
@@ -335,8 +337,9 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     report = {"amcsd": run_amcsd(args.per_system, args.variants.split(","), args.seed, args.time_limit,
                                  args.ids_cache, tuple(args.systems.split(",")), args.extracted, args.effort,
-                                 {} if args.superstructure_chance is None else
-                                 {"superstructure_chance": args.superstructure_chance})}
+                                 {key: value for key, value in (("superstructure_chance", args.superstructure_chance),
+                                                                ("max_impurities", args.max_impurities))
+                                  if value is not None})}
     if args.rruff:
         report["rruff"] = run_rruff(args.rruff, args.time_limit)
     if args.json:
