@@ -49,11 +49,11 @@ struct IndexingOptions {
                                  // trial cell rejected for them leaves the place to a
                                  // triclinic cell that indexes everything (on simulated
                                  // monoclinic minerals, a quarter with a second mineral's
-                                 // lines, family right 66 -> 74 % of all patterns for 2 -> 6;
-                                 // the cost: clean triclinic to orthorhombic patterns get
-                                 // their exact cell first 6 % less often, as each trial costs
-                                 // more of a stage's budget and subcells pass the search:
-                                 // benchmarks/bench_indexing.py --max-impurities)
+                                 // lines, family right 66 -> 76 % of all patterns for 2 -> 6;
+                                 // the tests after the third miss are not charged to the
+                                 // search's budgets; subcells that leave weak lines over now
+                                 // pass the search: benchmarks/bench_indexing.py
+                                 // --max-impurities)
   double max_volume = 4000.0;    // Å^3, largest reduced cell searched
   bool refine_zero = true;       // refine a zero shift of 2theta with every cell
   double min_m20 = 4.0;          // solutions with a lower de Wolff M20 are dropped
