@@ -727,8 +727,9 @@ Matrix3d primitive_gs(const Matrix3d& gs, char centring) {
 // Lattice points per conventional cell (R: the hexagonal axes of a rhombohedral lattice).
 int lattice_points(char centring) { return centring == 'F' ? 4 : centring == 'R' ? 3 : centring == 'P' ? 1 : 2; }
 
-// Misses after which a trial's line tests are no longer charged to a stage's budget (de
-// Wolff's allowance for a convincing cell: two unindexed lines among the first twenty).
+// A trial's line tests are charged to a stage's budget while it has missed at most this many
+// lines, and up to the next miss (de Wolff's allowance for a convincing cell: two unindexed
+// lines among the first twenty).
 constexpr int kChargedMisses = 2;
 
 struct Search {
@@ -770,9 +771,14 @@ struct Search {
     ++work;
     if ((work & 1023) == 0 && Clock::now() > deadline) timed_out = true;
   }
+  // Whether the trial indexes line i within the search tolerance; test_line also charges it
+  // to the stage's budget.
+  bool indexes_line(const ReflectionFinder& finder, int i, char centring = 'P') const {
+    return finder.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
+  }
   bool test_line(const ReflectionFinder& finder, int i, char centring = 'P') {
     count_test();
-    return finder.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring);
+    return indexes_line(finder, i, centring);
   }
   bool test_line(const ZoneFinder& zone, int i) {
     count_test();
@@ -799,8 +805,7 @@ struct Search {
       if (known >> i & 1u) {
         count_test();
         ++hits;
-      } else if (miss > kChargedMisses ? finder.indexes(lq.q[size_t(i)], opt.search_tolerance * lq.dq[size_t(i)], centring)
-                                       : test_line(finder, i, centring)) {
+      } else if (miss > kChargedMisses ? indexes_line(finder, i, centring) : test_line(finder, i, centring)) {
         ++hits;
       } else if (++miss > max_miss) {
         return -1;

@@ -110,9 +110,9 @@ class FusionParameters:
 # of those (94.2, 73.5 and 65.7 % before indexing tolerated six unindexed lines among the
 # first twenty instead of two: a minor phase's lines had made it reject the true cell). Each
 # pattern is weighted so that the lattice systems take the natural frequencies of the ICSD+COD
-# prior: a random AMCSD draw is 31 % cubic and 0.4 %
-# triclinic (the prior: 18 and 6 %), the systems indexing finds easiest and hardest, and the
-# set of seed 779 brings the low-symmetry crystals whose indexings measured patterns resemble.
+# prior: a random AMCSD draw is 31 % cubic and 0.4 % triclinic (the prior: 18 and 6 %), the
+# systems indexing finds easiest and hardest, and the set of seed 779 brings the low-symmetry
+# crystals whose indexings measured patterns resemble.
 # Weighted NLL 1.50 against 3.26 for the network alone, top-1 65.6 % (66.0 % weighted;
 # network 19.4 %), ECE 0.038; each half of a two-fold split by mineral fitted alone carries
 # over to the other half (NLL 1.578 / 1.453 there; 1.585 / 1.459 with the search's budget
@@ -136,12 +136,11 @@ class FusionParameters:
 # cubic cell at M20 371 with 8 % of the peaks unindexed, 0.95 for an orthorhombic one, 0.90
 # for a monoclinic cell at M20 100 with 15 % unindexed, 0.85 for a cubic one with 30 %
 # unindexed, 0.76 for a monoclinic one at M20 40 with 20 % (reduced chi-square 1).
-# Abstention: fused top-1 below 0.49 (--precision 0.8,
-# weighted: on these simulated patterns 80.5 % right on the 72 % of fused predictions kept;
-# measured data are harder). Fitted on the sets indexed with every line test charged to the
-# budget: weight 0.613, power 0.477, outside -5.28, trust 3.72 + 0.37 ln M20 - 14.3 u - 0.24
-# ln chi2, offsets -0.70 aP, -1.38 m, -1.71 o, abstention below 0.48. The fit before this
-# round's indexing: weight 0.6, power 0.49,
+# Abstention: fused top-1 below 0.49 (--precision 0.8, weighted: on these simulated patterns
+# 80.5 % right on the 72 % of fused predictions kept; measured data are harder). Fitted on the
+# sets indexed with every line test charged to the budget: weight 0.613, power 0.477, outside
+# -5.28, trust 3.72 + 0.37 ln M20 - 14.3 u - 0.24 ln chi2, offsets -0.70 aP, -1.38 m, -1.71 o,
+# abstention below 0.48. The fit before this round's indexing: weight 0.6, power 0.49,
 # robustness 0.092, outside -4.98, trust 2.13 + 0.62 ln M20 - 13.9 u - 0.20 ln chi2, offsets
 # -0.61 aP, -0.87 m, -1.68 o, gate 15, abstention below 0.5. The fit before that (seeds 777 +
 # 778 unweighted, no offsets): weight 0.629, power 0.488, robustness 0.094, outside -5.09,
