@@ -26,7 +26,7 @@ BAD = Path(__file__).parent / "data" / "bad" / "malformed.cif"
 @pytest.fixture(scope="module")
 def cif_dir(tmp_path_factory) -> Path:
     larixite = pytest.importorskip("larixite.amcsd")
-    db = larixite.AMCSD()
+    db = larixite.AMCSD(read_only=True)
     out = tmp_path_factory.mktemp("cifs")
     for name, ams_id in MINERALS.items():
         (out / f"{name}.cif").write_text(db.get_cif(ams_id).ciftext)
@@ -121,6 +121,19 @@ def test_corrupted_cache_is_rebuilt_not_trusted(cif_dir, cache):
     np.testing.assert_array_equal(rebuilt.d, first.d)
 
 
+def test_building_amcsd_in_parallel_leaves_the_installed_database_alone(cache, monkeypatch):
+    """Worker processes only read larixite's database: on a fresh install each AMCSD() used to add
+    its optional columns to the file in site-packages, and workers racing to do so crashed the
+    first build ("duplicate column name: hkls")."""
+    larixite = pytest.importorskip("larixite.amcsd")
+    database = Path(larixite.__file__).parent / "amcsd_cif1.db"
+    before = database.read_bytes()
+    monkeypatch.setattr(libmod, "_amcsd_ids", lambda: list(MINERALS.values()) * 2)
+    library = build_library(None, workers=2, cache=False)
+    assert database.read_bytes() == before
+    assert len(library) == 2 * len(MINERALS) and not library.errors
+
+
 def test_cache_key_follows_the_files_and_the_simulator(cif_dir, tmp_path, cache, monkeypatch):
     user = tmp_path / "user"
     shutil.copytree(cif_dir, user)
@@ -159,7 +172,7 @@ def test_two_phase_mixture_finds_both(crystals, small_library):
 
 def test_absent_phase_is_not_claimed(crystals, small_library):
     """A structure that is not in the library gets no confident match."""
-    periclase = pytest.importorskip("larixite.amcsd").AMCSD().get_cif(501).ciftext
+    periclase = pytest.importorskip("larixite.amcsd").AMCSD(read_only=True).get_cif(501).ciftext
     from xrdfast.structure import from_cif_text
 
     pattern = simulate(from_cif_text(periclase, name="periclase"), counts=3000, seed=2)

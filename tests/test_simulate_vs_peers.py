@@ -23,7 +23,7 @@ N_MINERALS = 40  # a deterministic spread of real minerals through the collectio
 @pytest.fixture(scope="module")
 def minerals() -> list:
     """(id, CifStructure) for N_MINERALS entries spread over the AMCSD id range."""
-    db = amcsd_module.AMCSD()
+    db = amcsd_module.AMCSD(read_only=True)
     out = []
     for ams_id in range(3, 20000, 97):
         cif = db.get_cif(ams_id)

@@ -296,7 +296,10 @@ def _amcsd_chunk(ids: Sequence[int]) -> tuple[list[_Built], list[tuple[str, str]
 
     from xrdfast.structure import from_cif_text
 
-    db = AMCSD()
+    # read_only: otherwise every AMCSD() adds larixite's optional `url` and `hkls` columns to the
+    # database inside the installed package; workers doing that at once on a fresh install race
+    # ("duplicate column name: hkls"), and a read-only site-packages refuses it. Neither is read here.
+    db = AMCSD(read_only=True)
     try:  # authors and journal are not needed here, and are half of get_cif's queries
         from larixite.amcsd import CifPublication
 

@@ -31,7 +31,7 @@ def amcsd_minerals(ids: range | list[int] | None = None) -> Iterator[Mineral]:
         from larixite.amcsd import AMCSD
     except ImportError:
         raise ValueError("the AMCSD collection needs the larixite package: pip install larixite") from None
-    db = AMCSD()
+    db = AMCSD(read_only=True)
     for ams_id in ids if ids is not None else range(1, 30000):
         cif = db.get_cif(ams_id)
         if cif is None or not cif.ciftext:
