@@ -58,11 +58,13 @@ def report(name: str, p: np.ndarray, labels: np.ndarray, abstain_below: float | 
            abstain: np.ndarray | None = None) -> None:
     """top-1/top-5 (rows that failed count as wrong: pass them as all-zero rows), ECE and
     the precision of the predictions not abstained from."""
-    from xrdfast.ml.metrics import expected_calibration_error, top_k_accuracy
+    from xrdfast.ml.metrics import ece_if_calibrated, top_k_accuracy
 
     acc = top_k_accuracy(p, labels, (1, 5))
+    ece = ece_if_calibrated(p, labels)
     line = (f"{name}: top-1 {100 * acc['top1']:.1f} %, top-5 {100 * acc['top5']:.1f} %, "
-            f"ECE {expected_calibration_error(p, labels):.3f}")
+            f"ECE {ece['observed']:.3f} (calibrated at these confidences: {ece['mean']:.3f}, "
+            f"95 % <= {ece['p95']:.3f}; p = {ece['p_value']:.2f})")
     if abstain_below is not None or abstain is not None:
         kept = p.max(1) >= abstain_below if abstain is None else ~abstain
         right = p.argmax(1) == labels - 1
@@ -137,6 +139,8 @@ def rescore(path: str) -> None:
     report("frequency prior (icsd+cod)", np.tile(extinction_group_prior(), (len(labels), 1)), labels)
     report("network alone", d["network"], labels)
     report(f"fused where indexed (abstain below {FUSION.abstain_below} when fused)", fused, labels, abstain=abstain)
+    if "with_match" in d:  # a --rruff --match run: the default route as saved (its abstention is not)
+        report("classify default (search-match, then indexed or network)", d["with_match"], labels)
 
 
 def _init_worker() -> None:

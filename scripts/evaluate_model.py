@@ -31,7 +31,7 @@ def main() -> None:
     sets = {"rruff_dev": str(shared / "data" / "rruff_dev" / "rruff_dev.npz"),
             "synthetic_1": f"synthetic:1:{args.n}", "synthetic_2": f"synthetic:2:{args.n}",
             "amcsd": f"amcsd:{args.amcsd}"}
-    print("| data | n | variant | top-1 | top-3 | top-5 | ECE | NLL | Brier | distinct top-1 | err. dist. ours / paper (random) |")
+    print("| data | n | variant | top-1 | top-3 | top-5 | ECE (calibrated: mean) | NLL | Brier | distinct top-1 | err. dist. ours / paper (random) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, spec in sets.items():
         if args.only and name not in args.only:
@@ -42,11 +42,13 @@ def main() -> None:
             if r is None:
                 continue
             diversity = r.get("diversity", {}).get("n_distinct", "")
+            reference = r.get("ece_if_calibrated")
+            calibrated = f" ({reference['mean']:.3f})" if reference else ""
             sub = r.get("subgroup", {})
             dist = " / ".join(f"{sub[g]['mean_distance']:.2f} ({sub[g]['random_pair_baseline']['mean_distance']:.2f})"
                               for g in ("computed", "paper") if g in sub and sub[g].get("n_wrong"))
             print(f"| {name} | {report['n']} | {variant} | {100 * r['top1']:.1f} | {100 * r['top3']:.1f} | "
-                  f"{100 * r['top5']:.1f} | {r['ece']:.3f} | {r['nll']:.2f} | {r['brier']:.3f} | {diversity} | {dist} |")
+                  f"{100 * r['top5']:.1f} | {r['ece']:.3f}{calibrated} | {r['nll']:.2f} | {r['brier']:.3f} | {diversity} | {dist} |")
         (Path(args.out) / name / "summary.json").write_text(json.dumps(
             {k: report[k] for k in ("description", "n", "temperature", "prior_source")}, indent=1))
 

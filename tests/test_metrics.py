@@ -14,6 +14,7 @@ from xrdfast.ml.metrics import (
     brier_score,
     confusion_matrix,
     crystal_family,
+    ece_if_calibrated,
     expected_calibration_error,
     load_graph_json,
     negative_log_likelihood,
@@ -50,6 +51,49 @@ def test_ece_is_zero_when_confidence_matches_accuracy():
 def test_ece_is_one_when_certain_and_always_wrong():
     probs = confident([1] * 7, 1.0)
     assert expected_calibration_error(probs, np.full(7, 2)) == pytest.approx(1.0, abs=EXACT)
+
+
+def test_calibrated_ece_matches_de_moivres_mean_absolute_deviation():
+    """One confidence c for all N predictions: the ECE of a calibrated predictor is E|X - Nc| / N
+    with X ~ Binomial(N, c). Checked against the exact sum over scipy's binomial pmf and de
+    Moivre's closed form E|X - Np| = 2 k C(N, k) p^k (1 - p)^(N - k + 1) for integer Np = k
+    (Diaconis & Zabell, Statistical Science 6 (1991) 284, eq. 1.1)."""
+    binom = pytest.importorskip("scipy.stats").binom
+    n, c = 200, 0.3
+    x = np.arange(n + 1)
+    exact = float((binom.pmf(x, n, c) * np.abs(x - n * c)).sum()) / n
+    k = round(n * c)
+    de_moivre = 2 * k * math.comb(n, k) * c**k * (1 - c) ** (n - k + 1) / n
+    assert exact == pytest.approx(de_moivre, rel=1e-9)
+    draws = 20000
+    result = ece_if_calibrated(confident([1] * n, c), draws=draws, seed=3)
+    spread = math.sqrt(float((binom.pmf(x, n, c) * (np.abs(x - n * c) / n) ** 2).sum()) - exact**2)
+    assert result["mean"] == pytest.approx(exact, abs=4 * spread / math.sqrt(draws))
+    assert set(result) == {"mean", "p95"}
+
+
+def test_calibrated_ece_separates_calibrated_from_overconfident_predictions():
+    """Predictions right as often as they claim get a p-value far from 0; the same predictions
+    claiming 0.25 more than they deliver are rejected. The calibrated ECE sums bins, so spread
+    confidences score higher than one shared confidence at the same N."""
+    rng = np.random.default_rng(11)
+    n = 600
+    confidence = rng.uniform(0.2, 0.75, n)
+    right = rng.random(n) < confidence
+    labels = np.where(right, 1, 2)
+    honest = ece_if_calibrated(confident_rows(confidence), labels, seed=1)
+    assert honest["p_value"] > 0.01 and honest["observed"] == expected_calibration_error(confident_rows(confidence), labels)
+    proud = ece_if_calibrated(confident_rows(confidence + 0.25), labels, seed=1)
+    assert proud["p_value"] < 0.001 and proud["observed"] > proud["p95"]
+    shared = ece_if_calibrated(confident([1] * n, 0.5), seed=1)["mean"]
+    assert shared < honest["mean"]
+
+
+def confident_rows(confidence: np.ndarray) -> np.ndarray:
+    """(N, 99) rows with group 1 at each row's confidence, the rest spread evenly."""
+    probs = np.repeat(((1 - confidence) / (K - 1))[:, None], K, axis=1)
+    probs[:, 0] = confidence
+    return probs
 
 
 def test_ece_and_reliability_on_two_bins_worked_by_hand():
