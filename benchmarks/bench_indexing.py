@@ -327,6 +327,8 @@ def main() -> None:
                     help="index()'s superstructure_chance (default: index()'s own)")
     ap.add_argument("--max-impurities", type=int, default=None,
                     help="unindexed lines tolerated among the first twenty (default as index(): 6)")
+    ap.add_argument("--metric-tolerance", type=float, default=None,
+                    help="index()'s metric_tolerance (default as index(): 0.04; 0.004: the strict test alone)")
     ap.add_argument("--extracted", action="store_true",
                     help="simulate whole stage-2 patterns and extract their peaks (the end-to-end figures)")
     ap.add_argument("--rruff", help="the RRUFF development .npz")
@@ -338,7 +340,8 @@ def main() -> None:
     report = {"amcsd": run_amcsd(args.per_system, args.variants.split(","), args.seed, args.time_limit,
                                  args.ids_cache, tuple(args.systems.split(",")), args.extracted, args.effort,
                                  {key: value for key, value in (("superstructure_chance", args.superstructure_chance),
-                                                                ("max_impurities", args.max_impurities))
+                                                                ("max_impurities", args.max_impurities),
+                                                                ("metric_tolerance", args.metric_tolerance))
                                   if value is not None})}
     if args.rruff:
         report["rruff"] = run_rruff(args.rruff, args.time_limit)

@@ -31,11 +31,12 @@ IndexingOptions options_from(const py::kwargs& kw) {
     else if (k == "min_m20") o.min_m20 = value.cast<double>();
     else if (k == "lowest_system") o.lowest_system = value.cast<int>();
     else if (k == "superstructure_chance") o.superstructure_chance = value.cast<double>();
+    else if (k == "metric_tolerance") o.metric_tolerance = value.cast<double>();
     else
       throw py::type_error("index: unknown option '" + k + "' (known: wavelength, max_lines, top, effort, time_limit, "
                            "tolerance, "
                            "search_tolerance, max_impurities, max_volume, refine_zero, min_m20, lowest_system, "
-                           "superstructure_chance)");
+                           "superstructure_chance, metric_tolerance)");
   }
   return o;
 }

@@ -34,6 +34,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // shortest among minerals; tinier cells only fit short line lists by chance.
 constexpr double kMinLength = 2.2;
 constexpr double kSymmetryBonus = 1.3;
+// Metric symmetry (relative deviation of the metric, about degrees / 57 in angles): the
+// strict test of a refined cell, and the looser ones (up to IndexingOptions::metric_tolerance)
+// whose lattices are refined and scored beside it (Le Page's program tests to 3 deg for
+// single-crystal cells).
+constexpr double kMetricTolerance = 0.004;
+constexpr double kLooserMetricTolerances[] = {0.01, 0.02, 0.04};
 constexpr double kPrecisionOfTolerance = 1.0 / 6;  // half a standard uncertainty, the tolerance being three
 constexpr size_t kRhombicZones = 20;  // see Search::from_zones
 constexpr size_t kRectangularZones = 20;  // see Search::general_lines_of_rectangular_zones
@@ -1415,27 +1421,59 @@ bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt,
   // 2. Reduce, find the lattice and its conventional cell.
   const Matrix3d g = fit.gs.inverse();
   const Matrix3d gn = niggli(g);
-  const Conventional conv = conventional_cell(gn, 0.004);
   // 3. Refine with the lattice's constraints in the conventional cell.
-  Matrix3d gs_c = conv.g.inverse();
-  Fit fc = refine(gs_c, fit.zero, conv.form, conv.centring, L, opt, {opt.tolerance * 1.5, opt.tolerance});
-  if (!fc.ok) return false;
-  const Matrix3d gc = symmetrize(fc.gs.inverse(), conv.form);
-  if (!evaluate(gc.inverse(), fc.zero, conv, L, opt, out)) return false;
-  IndexingSolution& s = out.sol;
-  s.cell = cell_of(gc);
-  s.lattice = conv.lattice;
-  s.crystal_system = system_name(conv.lattice);
-  s.volume = std::sqrt(gc.determinant());
-  // The reduced cell of the refined conventional one (the centring's primitive cell).
-  Mat3i P = conv.M;  // conventional rows in the reduced basis -> reduced = M^-1 conventional
-  Eigen::Matrix3d m;
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) m(i, j) = P[size_t(i)][size_t(j)];
-  const Eigen::Matrix3d minv = m.inverse();
-  out.niggli_g = niggli(minv * gc * minv.transpose());
-  s.niggli_cell = cell_of(out.niggli_g);
-  return s.niggli_cell[0] >= kMinLength;
+  auto constrained = [&](const Conventional& conv, Candidate& c, bool from_afar) {
+    Matrix3d gs_c = conv.g.inverse();
+    // a lattice of the looser tests starts from a metric symmetrized by up to a degree or
+    // so, whose lines may stand beyond the final tolerance: it is refined as a trial cell is
+    Fit fc = from_afar ? refine(gs_c, fit.zero, conv.form, conv.centring, L, opt,
+                                {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance})
+                       : refine(gs_c, fit.zero, conv.form, conv.centring, L, opt, {opt.tolerance * 1.5, opt.tolerance});
+    if (!fc.ok) return false;
+    const Matrix3d gc = symmetrize(fc.gs.inverse(), conv.form);
+    if (!evaluate(gc.inverse(), fc.zero, conv, L, opt, c)) return false;
+    IndexingSolution& s = c.sol;
+    s.cell = cell_of(gc);
+    s.lattice = conv.lattice;
+    s.crystal_system = system_name(conv.lattice);
+    s.volume = std::sqrt(gc.determinant());
+    // The reduced cell of the refined conventional one (the centring's primitive cell).
+    Mat3i P = conv.M;  // conventional rows in the reduced basis -> reduced = M^-1 conventional
+    Eigen::Matrix3d m;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) m(i, j) = P[size_t(i)][size_t(j)];
+    const Eigen::Matrix3d minv = m.inverse();
+    c.niggli_g = niggli(minv * gc * minv.transpose());
+    s.niggli_cell = cell_of(c.niggli_g);
+    return s.niggli_cell[0] >= kMinLength;
+  };
+  const Conventional strict = conventional_cell(gn, kMetricTolerance);
+  bool ok = constrained(strict, out, false);
+  // A cell refined with more freedom than its lattice has bends its metric towards the
+  // errors of the line positions and the lines it indexes wrongly: a C-centred monoclinic
+  // mineral's reduced cell off by a degree from 2/m on a measured pattern, found triclinic by
+  // the strict test above. The lattices of the looser metric tests are refined with their
+  // constraints too, and the score (which counts each constraint) chooses: a cell that
+  // really is of lower symmetry leaves lines unindexed when constrained.
+  std::string tried = strict.lattice;
+  for (const double tolerance : kLooserMetricTolerances) {
+    if (tolerance > opt.metric_tolerance + 1e-12) break;
+    const Conventional looser = conventional_cell(gn, tolerance);
+    if (looser.lattice == tried || basis_of(looser.form).size() >= basis_of(strict.form).size()) continue;
+    tried = looser.lattice;
+    Candidate c;
+    c.sol.zero_shift = fit.zero;
+    const bool c_ok = constrained(looser, c, true);
+    if (c_ok && std::getenv("XRDFAST_INDEX_DEBUG"))
+      std::fprintf(stderr, "metric within %.3f: %s score %.2f (M20 %.1f, %d lines) against %s %.2f\n", tolerance,
+                   looser.lattice.c_str(), c.sol.score, c.sol.m20, c.sol.n_indexed, strict.lattice.c_str(),
+                   ok ? out.sol.score : 0.0);
+    if (c_ok && (!ok || c.sol.score > out.sol.score)) {
+      out = std::move(c);
+      ok = true;
+    }
+  }
+  return ok;
 }
 
 bool same_lattice(const Matrix3d& g1, const Matrix3d& g2) {

@@ -277,7 +277,7 @@ def _warn_timed_out(n: int) -> None:
 
 
 _OPTIONS = ("max_lines", "top", "effort", "time_limit", "tolerance", "search_tolerance", "max_impurities", "max_volume",
-            "refine_zero", "min_m20", "lowest_system", "superstructure_chance")
+            "refine_zero", "min_m20", "lowest_system", "superstructure_chance", "metric_tolerance")
 _SYSTEMS = {"cubic": 0, "tetragonal": 1, "hexagonal": 1, "trigonal": 1, "orthorhombic": 2, "monoclinic": 3, "triclinic": 4}
 
 
@@ -315,8 +315,10 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     Other options (``max_impurities`` 6, ``max_volume`` 4000 Å^3, ``min_m20`` 4,
     ``search_tolerance`` 0.06 deg, ``refine_zero``, ``superstructure_chance`` 0.05: a
     superstructure of index 2-4 that indexes the lines the best cells leave over replaces
-    them when chance would explain those lines less often than this; 0 never) pass to the
-    C++ search.
+    them when chance would explain those lines less often than this; 0 never;
+    ``metric_tolerance`` 0.04: how far, relatively, a refined cell's metric may stray from a
+    lattice's symmetry for that lattice to be refined with its constraints and scored beside
+    the strict (0.004) one; 0.004 tests that alone) pass to the C++ search.
     Raises ValueError for NaN positions, unknown inputs or a missing wavelength.
     """
     if _is_pattern(peaks_or_pattern):

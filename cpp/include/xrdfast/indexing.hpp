@@ -59,6 +59,10 @@ struct IndexingOptions {
   double min_m20 = 4.0;          // solutions with a lower de Wolff M20 are dropped
   int lowest_system = 4;         // search down to: 0 cubic, 1 tetragonal and hexagonal,
                                  // 2 orthorhombic, 3 monoclinic, 4 triclinic
+  double metric_tolerance = 0.04;  // a refined cell's metric may deviate this far (relative,
+                                   // about degrees / 57) from a lattice's symmetry for that
+                                   // lattice to be refined and scored beside the strict one
+                                   // (0.004); measured positions bend a freely refined cell
   double superstructure_chance = 0.05;  // a superstructure indexing the lines a cell leaves
                                         // over replaces it when chance explains them less
                                         // often than this (0: never)
