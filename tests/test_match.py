@@ -205,6 +205,26 @@ def test_classify_matches_or_not(crystals, small_library):
     assert alone.method != "matched" and alone.match is None and alone.matches == []  # indexed or network only
 
 
+def test_a_library_that_fails_to_build_leaves_symmetry_inference(crystals, cache, monkeypatch):
+    """The library is optional: when building it on first use fails in any way (a worker
+    process dying, a third-party database error), classify answers without it and says why."""
+    import importlib
+
+    from xrdfast.classify import classify
+
+    match_module = importlib.import_module("xrdfast.match")  # the package's `match` is the function
+
+    def broken(*_, **__):
+        raise RuntimeError("(sqlite3.OperationalError) duplicate column name: hkls")
+
+    monkeypatch.setenv("XRDFAST_LIBRARY_AUTOBUILD", "1")
+    monkeypatch.setattr(match_module, "load_library", broken)
+    pattern = simulate(crystals["calcite-167"], counts=5000, seed=4)
+    prediction = classify((pattern.two_theta, pattern.intensity))
+    assert prediction.method != "matched" and prediction.matches == []
+    assert any("building it failed: RuntimeError" in w for w in prediction.warnings), prediction.warnings
+
+
 def test_matches_are_fused_with_the_whole_distribution(crystals, small_library):
     from xrdfast.classify import classify
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -50,6 +51,8 @@ import numpy as np
 
 from xrdfast.library import Library, load_library
 from xrdfast.readers import ANODE_WAVELENGTHS
+
+log = logging.getLogger(__name__)
 
 CU_KA1, CU_KA2 = ANODE_WAVELENGTHS["Cu"]   # Å: the grid of classify.prepare is Cu K-alpha1
 KA2_RATIO = 0.5
@@ -742,6 +745,10 @@ def _library_for_classify(library: Library | str | None) -> tuple[Library | None
         return load_library(library), ""
     except (ValueError, OSError) as error:
         return None, f"no reference library ({error}); symmetry inference only"
+    except Exception as error:  # noqa: BLE001 - the library is optional: building it (worker
+        # processes, a third-party database) must not cost the patterns their answers
+        log.warning("building the reference library failed", exc_info=True)
+        return None, f"no reference library (building it failed: {type(error).__name__}: {error}); symmetry inference only"
 
 
 def with_matches(predictions: Sequence[Any], intensities: Sequence[np.ndarray], top_k: int = 5,
