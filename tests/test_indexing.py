@@ -277,9 +277,10 @@ def test_impurity_lines_are_left_unindexed():
 def test_a_lattice_a_little_beyond_the_strict_metric_test_is_still_tried():
     """Measured positions (0.02 deg of noise) and three impurity lines bend a cell refined with
     six free parameters away from its lattice's symmetry: a C2/m amphibole cell (tremolite's
-    metric, a 9.84, b 18.05, c 5.275 Å, beta 104.7 deg) then comes out triclinic, or as another cell, under the strict metric test alone. The looser tests
-    refine the lattice with its constraints beside it, and the score decides; the true cell,
-    checked against cctbx's primitive cell, is found more often, and never lost."""
+    metric, a 9.84, b 18.05, c 5.275 Å, beta 104.7 deg) then comes out triclinic, or as another
+    cell, under the strict metric test alone. The looser tests refine the lattice with its
+    constraints beside it, and the score decides; the true cell, checked against cctbx's
+    primitive cell, is found more often, and never lost."""
     cell, space_group = (9.84, 18.05, 5.275, 90, 104.7, 90), "C2/m"
     primitive = _primitive_cell(cell, space_group)
     found = {0.004: [], 0.04: []}

@@ -1408,9 +1408,11 @@ bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt,
   //    (not the primitive cells of refined centred ones: their symmetry is found next and
   //    refined with its constraints, which few lines can support where six parameters can't).
   const double st = opt.search_tolerance;
+  const std::vector<double> from_trial = {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance};
+  const std::vector<double> from_refined = {opt.tolerance * 1.5, opt.tolerance};
   Fit fit;
   if (prerefine) {
-    fit = refine(t.gs, zero0, t.form, t.centring, L, opt, {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance});
+    fit = refine(t.gs, zero0, t.form, t.centring, L, opt, from_trial);
     if (!fit.ok) return false;
   } else {
     fit.gs = t.gs; fit.zero = zero0; fit.ok = true;
@@ -1426,9 +1428,7 @@ bool solve_candidate(const Trial& t, const Lines& L, const IndexingOptions& opt,
     Matrix3d gs_c = conv.g.inverse();
     // a lattice of the looser tests starts from a metric symmetrized by up to a degree or
     // so, whose lines may stand beyond the final tolerance: it is refined as a trial cell is
-    Fit fc = from_afar ? refine(gs_c, fit.zero, conv.form, conv.centring, L, opt,
-                                {2 * st, st, std::max(opt.tolerance, st / 2), opt.tolerance})
-                       : refine(gs_c, fit.zero, conv.form, conv.centring, L, opt, {opt.tolerance * 1.5, opt.tolerance});
+    Fit fc = refine(gs_c, fit.zero, conv.form, conv.centring, L, opt, from_afar ? from_trial : from_refined);
     if (!fc.ok) return false;
     const Matrix3d gc = symmetrize(fc.gs.inverse(), conv.form);
     if (!evaluate(gc.inverse(), fc.zero, conv, L, opt, c)) return false;

@@ -36,13 +36,18 @@ _FAMILY_OF_SYSTEM = {"triclinic": "triclinic", "monoclinic": "monoclinic", "orth
 PAPER_GRAPH_RENAME: dict[int, int] = {74: 73}
 
 
-def _check(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_probs(probs: np.ndarray) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels)
     if probs.ndim != 2:
         raise ValueError(f"probs must be (N, K), got shape {probs.shape}")
     if probs.shape[0] == 0:
         raise ValueError("metrics need at least one sample, got probs of shape (0, K)")
+    return probs
+
+
+def _check(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    probs = _check_probs(probs)
+    labels = np.asarray(labels)
     if labels.shape != (probs.shape[0],):
         raise ValueError(f"labels must be ({probs.shape[0]},) to match probs, got shape {labels.shape}")
     _check_groups(labels, probs.shape[1], "labels")
@@ -77,6 +82,11 @@ def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, ks: Iterable[int] = (1
     return {f"top{k}": float((ranks < k).mean()) for k in ks}
 
 
+def _bin_index(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bin of each confidence: (i/n, (i+1)/n] -> i, the first bin closed at 0."""
+    return np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+
+
 def _bin_statistics(probs: np.ndarray, labels: np.ndarray, n_bins: int):
     """Per equal-width confidence bin ((i/n, (i+1)/n], the first closed at 0): count, mean
     confidence and accuracy of the top-1 prediction (NaN for empty bins)."""
@@ -85,7 +95,7 @@ def _bin_statistics(probs: np.ndarray, labels: np.ndarray, n_bins: int):
     probs, labels = _check(probs, labels)
     confidence = probs.max(axis=1)
     correct = (top1(probs) == labels).astype(np.float64)
-    index = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    index = _bin_index(confidence, n_bins)
     count = np.bincount(index, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_confidence = np.bincount(index, confidence, n_bins) / count
@@ -111,15 +121,11 @@ def ece_if_calibrated(probs: np.ndarray, labels: np.ndarray | None = None, n_bin
     frequency prior, one confidence for every pattern, scores about 0.01. Returns the mean and
     the 95th percentile of the calibrated ECE and, with ``labels``, the observed ECE and the
     share of draws that reach it (a p-value for "calibrated")."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if labels is None:
-        _check(probs, np.ones(probs.shape[0] if probs.ndim == 2 else 0, dtype=np.int64))
-    else:
-        probs, labels = _check(probs, labels)
+    probs = _check_probs(probs) if labels is None else _check(probs, labels)[0]
     if n_bins < 1 or draws < 1:
         raise ValueError(f"n_bins and draws must be >= 1, got {n_bins} and {draws}")
     confidence = probs.max(axis=1)
-    index = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    index = _bin_index(confidence, n_bins)
     members = np.zeros((confidence.size, n_bins))
     members[np.arange(confidence.size), index] = 1.0
     expected = confidence @ members                                   # Σ confidence per bin
