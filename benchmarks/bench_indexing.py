@@ -329,6 +329,9 @@ def main() -> None:
                     help="unindexed lines tolerated among the first twenty (default as index(): 6)")
     ap.add_argument("--metric-tolerance", type=float, default=None,
                     help="index()'s metric_tolerance (default as index(): 0.04; 0.004: the strict test alone)")
+    ap.add_argument("--scatter-per-sigma", type=float, default=None,
+                    help="indexing.SCATTER_PER_SIGMA: the default tolerance is 3 times this times the peaks' median "
+                    "sigma_two_theta (default 1.33; 1: three fit sigmas, the rule before)")
     ap.add_argument("--extracted", action="store_true",
                     help="simulate whole stage-2 patterns and extract their peaks (the end-to-end figures)")
     ap.add_argument("--rruff", help="the RRUFF development .npz")
@@ -337,6 +340,10 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="crystal systems to run")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.scatter_per_sigma is not None:
+        import xrdfast.indexing
+
+        xrdfast.indexing.SCATTER_PER_SIGMA = args.scatter_per_sigma
     report = {"amcsd": run_amcsd(args.per_system, args.variants.split(","), args.seed, args.time_limit,
                                  args.ids_cache, tuple(args.systems.split(",")), args.extracted, args.effort,
                                  {key: value for key, value in (("superstructure_chance", args.superstructure_chance),

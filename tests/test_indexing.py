@@ -295,6 +295,29 @@ def test_a_lattice_a_little_beyond_the_strict_metric_test_is_still_tried():
     assert looser.sum() >= strict.sum() + 2 and not (strict & ~looser).any(), (strict, looser)
 
 
+def test_the_default_tolerance_allows_for_lines_scattered_beyond_their_fit_sigma():
+    """A peak table's sigma_two_theta counts the noise alone; the lines scatter 1.33 times more
+    (indexing.SCATTER_PER_SIGMA). A garnet (Ia-3d, a 11.937 Å) seen from 29 deg, ten lines by
+    cctbx, each off by N(0, 1.33 sigma): the default tolerance (three times that scatter)
+    indexes its cubic cell every time, three fit sigmas do not."""
+    from xrdfast.indexing import SCATTER_PER_SIGMA
+    from xrdfast.peaks import PEAK_DTYPE
+
+    cell, sigma = (11.937, 11.937, 11.937, 90, 90, 90), 0.004
+    tt = _lines(cell, "Ia-3d", n=40, noise=0.0)
+    tt = tt[tt > 29][:10]
+    found = {"default": 0, "three sigmas": 0}
+    for seed in range(20):
+        peaks = np.zeros(tt.size, PEAK_DTYPE)
+        peaks["two_theta"] = tt + np.random.default_rng(seed).normal(0, SCATTER_PER_SIGMA * sigma, tt.size)
+        peaks["d"] = LAMBDA / 2 / np.sin(np.radians(peaks["two_theta"] / 2))
+        peaks["height"], peaks["fwhm"], peaks["sigma_two_theta"] = 1.0, 0.08, sigma
+        for rule, tolerance in (("default", None), ("three sigmas", 3 * sigma)):
+            best = index(peaks, wavelength=LAMBDA, tolerance=tolerance)[0]
+            found[rule] += best.lattice == "cI" and same_lattice(best.niggli_cell, _primitive_cell(cell, "Ia-3d"))
+    assert found["default"] == 20 and found["three sigmas"] < 20, found
+
+
 def test_a_triclinic_cell_near_monoclinic_stays_triclinic():
     """The looser metric tests do not impose a symmetry the lines deny: a triclinic cell 0.8 and
     0.6 deg from monoclinic angles, whose lines split by more than their 0.004 deg noise."""

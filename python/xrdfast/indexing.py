@@ -276,6 +276,19 @@ def _warn_timed_out(n: int) -> None:
                   "machine's load (raise time_limit, or lower effort)", IndexingTimeLimitWarning, stacklevel=3)
 
 
+# The profile fit's standard uncertainty of a line position counts the counting noise alone,
+# not the overlaps, the K-alpha2 shoulder or the profile's misfit: on 144 AMCSD minerals
+# simulated with stage-2 nuisances (seed 777), whose lines sit where their cells put them, the
+# rms residual of the lines the best cell indexes is 1.33 times the median sigma_two_theta of
+# the peak table (median over patterns; 1.34 on the measured RRUFF development patterns, no
+# labels used). A tolerance of three fit sigmas thus turns away one true line in ~40
+# (Gaussian errors; a measured garnet, Ia-3d, came out tetragonal with its cubic cell never
+# scored): the tolerance is three times the actual scatter. Indexed crystal family right
+# (M20 >= 20) on simulated sets of seed 779, three fit sigmas against this: 93.2 / 92.7 % of
+# 384 stage-2 minerals, 88.0 / 88.7 % of 300 triclinic to orthorhombic ones, 94.4 / 94.4 %
+# of 288 "po" ones: neutral.
+SCATTER_PER_SIGMA = 1.33
+
 _OPTIONS = ("max_lines", "top", "effort", "time_limit", "tolerance", "search_tolerance", "max_impurities", "max_volume",
             "refine_zero", "min_m20", "lowest_system", "superstructure_chance", "metric_tolerance")
 _SYSTEMS = {"cubic": 0, "tetragonal": 1, "hexagonal": 1, "trigonal": 1, "orthorhombic": 2, "monoclinic": 3, "triclinic": 4}
@@ -289,8 +302,8 @@ def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, effort:
     if lowest_system not in _SYSTEMS:
         raise ValueError(f"lowest_system must be one of {sorted(_SYSTEMS)}, got {lowest_system!r}")
     if tolerance is None:
-        # three standard uncertainties of the positions when the peak list gives them
-        tolerance = 0.03 if lines.sigma is None else float(np.clip(3 * lines.sigma, 0.01, 0.06))
+        # three times the lines' actual scatter when the peak list gives their uncertainties
+        tolerance = 0.03 if lines.sigma is None else float(np.clip(3 * SCATTER_PER_SIGMA * lines.sigma, 0.01, 0.06))
     opts: dict[str, Any] = dict(wavelength=lines.wavelength, top=int(top), max_lines=int(max_lines),
                                 time_limit=float(time_limit), effort=float(effort), tolerance=float(tolerance),
                                 refine_zero=lines.refine_zero, lowest_system=_SYSTEMS[lowest_system])
@@ -318,7 +331,10 @@ def index(peaks_or_pattern: Any, *, wavelength: float | None = None, top: int = 
     them when chance would explain those lines less often than this; 0 never;
     ``metric_tolerance`` 0.04: how far, relatively, a refined cell's metric may stray from a
     lattice's symmetry for that lattice to be refined with its constraints and scored beside
-    the strict (0.004) one; 0.004 tests that alone) pass to the C++ search.
+    the strict (0.004) one; 0.004 tests that alone) pass to the C++ search. ``tolerance``
+    (deg 2theta), how far an indexed line may sit from its calculated position: by default
+    three times the lines' scatter, ``SCATTER_PER_SIGMA`` times the peak table's median
+    ``sigma_two_theta`` (kept within 0.01-0.06), or 0.03 without uncertainties.
     Raises ValueError for NaN positions, unknown inputs or a missing wavelength.
     """
     if _is_pattern(peaks_or_pattern):
