@@ -45,11 +45,20 @@ for name, call in calls.items():
 DEADLINE = 30.0  # seconds from SIGINT to the answer; the calls take minutes without it
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """In the child, before exec: SIGINT delivered and at its default disposition, as a shell
+    starts a program. Ignored and blocked signals are inherited through fork and exec, and a
+    test run in which something left SIGINT ignored or blocked in the pytest process would
+    otherwise hand that to the child, whose Python then never installs its Ctrl-C handler."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigint_stops_long_native_calls_promptly():
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     with subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env) as proc:
+                          text=True, env=env, preexec_fn=_sigint_as_in_a_terminal) as proc:
         lines: queue.Queue[str] = queue.Queue()
         reader = threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True)
         reader.start()
