@@ -319,6 +319,33 @@ def test_the_default_tolerance_allows_for_lines_scattered_beyond_their_fit_sigma
     assert found["default"] == 20 and found["three sigmas"] < 20, found
 
 
+def test_index_many_gives_each_peak_table_its_own_tolerance():
+    """Without a tolerance each item is indexed with its own (from its sigma_two_theta), as
+    ``index`` indexes it alone: the garnet's lines scattered by 1.33 sigma for a tight and a
+    loose peak fit, in either order; a tolerance given applies to every item."""
+    from xrdfast.indexing import SCATTER_PER_SIGMA
+    from xrdfast.peaks import PEAK_DTYPE
+
+    tt = _lines((11.937, 11.937, 11.937, 90, 90, 90), "Ia-3d", n=40, noise=0.0)
+    tt = tt[tt > 29][:10]
+    tables = []
+    for seed, sigma in ((1, 0.002), (2, 0.009)):
+        peaks = np.zeros(tt.size, PEAK_DTYPE)
+        peaks["two_theta"] = tt + np.random.default_rng(seed).normal(0, SCATTER_PER_SIGMA * sigma, tt.size)
+        peaks["d"] = LAMBDA / 2 / np.sin(np.radians(peaks["two_theta"] / 2))
+        peaks["height"], peaks["fwhm"], peaks["sigma_two_theta"] = 1.0, 0.08, sigma
+        tables.append(peaks)
+    alone = [_solutions_key(index(t, wavelength=LAMBDA)) for t in tables]
+    assert alone[0] != alone[1]
+    for order in (tables, tables[::-1]):
+        batch = index_many(order, wavelength=LAMBDA, n_threads=2)
+        expected = alone if order is tables else alone[::-1]
+        assert [_solutions_key(r) for r in batch] == expected
+    shared = index_many(tables, wavelength=LAMBDA, tolerance=3 * SCATTER_PER_SIGMA * 0.002)
+    assert [_solutions_key(r) for r in shared] == [_solutions_key(index(t, wavelength=LAMBDA, tolerance=3 * SCATTER_PER_SIGMA * 0.002))
+                                                   for t in tables]
+
+
 def test_a_triclinic_cell_near_monoclinic_stays_triclinic():
     """The looser metric tests do not impose a symmetry the lines deny: a triclinic cell 0.8 and
     0.6 deg from monoclinic angles, whose lines split by more than their 0.004 deg noise."""

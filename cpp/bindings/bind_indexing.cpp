@@ -86,22 +86,23 @@ void add_indexing(py::module_& m) {
         "Index one pattern from its line positions (deg 2theta) and heights (may be empty): (solution dicts best "
         "first, timed_out). Options as keywords (IndexingOptions).");
   m.def("index_lines_batch", [](std::vector<std::vector<double>> two_theta, std::vector<std::vector<double>> height,
-                                int n_threads, const py::kwargs& kw) {
+                                int n_threads, std::vector<double> tolerances, const py::kwargs& kw) {
           const IndexingOptions o = options_from(kw);
           std::vector<std::vector<IndexingSolution>> out;
           std::vector<std::string> errors;
           std::vector<char> timed_out;
           {
             py::gil_scoped_release release;
-            out = index_powder_batch(two_theta, height, o, n_threads, errors, &timed_out);
+            out = index_powder_batch(two_theta, height, o, n_threads, errors, &timed_out, tolerances);
           }
           py::list results, timed;
           for (const auto& v : out) results.append(to_list(v));
           for (char t : timed_out) timed.append(bool(t));
           return py::make_tuple(results, errors, timed);
         },
-        py::arg("two_theta"), py::arg("height"), py::arg("n_threads") = 0,
-        "Index many patterns in parallel (OpenMP over patterns): (solutions, errors, timed_out).");
+        py::arg("two_theta"), py::arg("height"), py::arg("n_threads") = 0, py::arg("tolerances") = std::vector<double>{},
+        "Index many patterns in parallel (OpenMP over patterns): (solutions, errors, timed_out); "
+        "tolerances, when given, one per pattern in place of the options' tolerance.");
   m.def("niggli_cell", &niggli_reduce, py::arg("cell"),
         "The Niggli-reduced cell (a, b, c, alpha, beta, gamma) of a cell (Krivy & Gruber 1976).");
   m.def("bravais_lattice", [](const std::array<double, 6>& cell, double tolerance) {

@@ -1727,10 +1727,13 @@ std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<
                                                               const std::vector<std::vector<double>>& height,
                                                               const IndexingOptions& options, int n_threads,
                                                               std::vector<std::string>& errors,
-                                                              std::vector<char>* timed_out) {
+                                                              std::vector<char>* timed_out,
+                                                              const std::vector<double>& tolerances) {
   const long n = long(two_theta.size());
   if (!height.empty() && height.size() != two_theta.size())
     throw std::invalid_argument("index: " + std::to_string(height.size()) + " height lists for " + std::to_string(n) + " patterns");
+  if (!tolerances.empty() && tolerances.size() != two_theta.size())
+    throw std::invalid_argument("index: " + std::to_string(tolerances.size()) + " tolerances for " + std::to_string(n) + " patterns");
   std::vector<std::vector<IndexingSolution>> out(static_cast<size_t>(n));
   errors.assign(size_t(n), "");
   if (timed_out) timed_out->assign(size_t(n), 0);
@@ -1743,8 +1746,10 @@ std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<
   for (long i = 0; i < n; ++i) {
     try {
       IndexingReport report;
+      IndexingOptions own = options;
+      if (!tolerances.empty()) own.tolerance = tolerances[size_t(i)];
       out[size_t(i)] =
-          index_powder(two_theta[size_t(i)], height.empty() ? std::vector<double>{} : height[size_t(i)], options, &report);
+          index_powder(two_theta[size_t(i)], height.empty() ? std::vector<double>{} : height[size_t(i)], own, &report);
       if (timed_out) (*timed_out)[size_t(i)] = report.timed_out;
     } catch (const std::exception& e) {
       errors[size_t(i)] = e.what();

@@ -1139,9 +1139,9 @@ def index_lines(two_theta: collections.abc.Sequence[typing.SupportsFloat | typin
     """
     Index one pattern from its line positions (deg 2theta) and heights (may be empty): (solution dicts best first, timed_out). Options as keywords (IndexingOptions).
     """
-def index_lines_batch(two_theta: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], height: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, **kwargs) -> tuple[list, list[str], list]:
+def index_lines_batch(two_theta: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], height: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, tolerances: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], **kwargs) -> tuple[list, list[str], list]:
     """
-    Index many patterns in parallel (OpenMP over patterns): (solutions, errors, timed_out).
+    Index many patterns in parallel (OpenMP over patterns): (solutions, errors, timed_out); tolerances, when given, one per pattern in place of the options' tolerance.
     """
 def kalpha1_wavelength(anode: str) -> float:
     """

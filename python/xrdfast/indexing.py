@@ -357,9 +357,9 @@ def index_many(items: Sequence[Any], *, wavelength: float | None = None, n_threa
                lowest_system: str = "triclinic", positions: Literal["auto", "d", "two_theta"] = "auto",
                **options: Any) -> list[list[IndexingSolution] | ValueError]:
     """``index`` over many peak lists in parallel (OpenMP over patterns, GIL released): one
-    entry per item, a list of solutions or the ValueError that item raised. All items share
-    the options (the first item's tolerance when none is given). The results do not depend
-    on ``n_threads``."""
+    entry per item, a list of solutions or the ValueError that item raised: what ``index``
+    gives that item with these options (without ``tolerance``, each item's own, from its
+    ``sigma_two_theta``). The results do not depend on ``n_threads``."""
     prepared: list[_Lines | ValueError] = []
     for item in items:
         try:
@@ -382,9 +382,11 @@ def index_many(items: Sequence[Any], *, wavelength: float | None = None, n_threa
         first = prepared[idx[0]]
         assert isinstance(first, _Lines)
         opts = _options(first, top, max_lines, time_limit, effort, tolerance, lowest_system, options)
+        tolerances = [_options(prepared[i], top, max_lines, time_limit, effort, tolerance, lowest_system,  # type: ignore[arg-type]
+                               options)["tolerance"] for i in idx]
         tts = [prepared[i].two_theta.tolist() for i in idx]  # type: ignore[union-attr]
         hs = [prepared[i].height.tolist() for i in idx]  # type: ignore[union-attr]
-        results, errors, timed = _core.index_lines_batch(tts, hs, n_threads, **opts)
+        results, errors, timed = _core.index_lines_batch(tts, hs, n_threads, tolerances, **opts)
         n_timed_out += sum(timed)
         for i, res, err in zip(idx, results, errors):
             out[i] = ValueError(err) if err else [_solution(d, first.wavelength) for d in res]

@@ -117,12 +117,14 @@ std::vector<IndexingSolution> index_powder(const std::vector<double>& two_theta,
 
 // Many patterns at once (OpenMP over patterns); a pattern that throws leaves its message
 // in errors[i] and an empty list; timed_out[i] says whether its safety net was hit.
-// n_threads = 0: all cores.
+// n_threads = 0: all cores. `tolerances`, when not empty, gives each pattern its own
+// options.tolerance (deg 2theta): each pattern's lines scatter by their own uncertainty.
 std::vector<std::vector<IndexingSolution>> index_powder_batch(const std::vector<std::vector<double>>& two_theta,
                                                               const std::vector<std::vector<double>>& height,
                                                               const IndexingOptions& options, int n_threads,
                                                               std::vector<std::string>& errors,
-                                                              std::vector<char>* timed_out = nullptr);
+                                                              std::vector<char>* timed_out = nullptr,
+                                                              const std::vector<double>& tolerances = {});
 
 // Exposed for tests: the Niggli-reduced cell of (a, b, c, alpha, beta, gamma), and the
 // Bravais lattice with its conventional cell, from the reduced cell's metric symmetry within
