@@ -47,9 +47,12 @@ DEADLINE = 30.0  # seconds from SIGINT to the answer; the calls take minutes wit
 
 def _sigint_as_in_a_terminal() -> None:
     """In the child, before exec: SIGINT delivered and at its default disposition, as a shell
-    starts a program. Ignored and blocked signals are inherited through fork and exec, and a
-    test run in which something left SIGINT ignored or blocked in the pytest process would
-    otherwise hand that to the child, whose Python then never installs its Ctrl-C handler."""
+    starts a program in the foreground. Ignored and blocked signals are inherited through fork
+    and exec, and a test run started in the background of a non-interactive shell (``bash
+    .ci/run &``, nohup) has SIGINT ignored (POSIX: asynchronous lists without job control
+    ignore SIGINT and SIGQUIT), which pytest would hand to the child, whose Python then never
+    installs its Ctrl-C handler: the test then failed in such runs and passed in the
+    foreground."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
