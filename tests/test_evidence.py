@@ -258,6 +258,19 @@ def test_trust_discounts_cells_of_low_symmetry() -> None:
     assert params.trust(100.0, lattice="mP") < params.trust(100.0, lattice="hP")
 
 
+def test_trust_grows_with_the_number_of_peaks_found() -> None:
+    """The trust's logit by hand: + trust_peaks ln(n / 20) for n peaks found; an unknown
+    count (0) reads as twenty, and a cell given by hand (M20 = inf) stays fully trusted."""
+    params = FusionParameters(trust_intercept=-1.0, trust_slope=0.5, trust_peaks=1.5, min_figure_of_merit=10.0)
+    for n in (5, 12, 20, 60):
+        z = -1.0 + 0.5 * math.log(100.0) + 1.5 * math.log(n / 20)
+        assert params.trust(100.0, peaks=n) == pytest.approx(1 / (1 + math.exp(-z)), rel=1e-12)
+    counts = np.array([4, 8, 16, 32, 64])
+    assert np.all(np.diff(params.trust(np.full(5, 100.0), peaks=counts)) > 0)
+    assert params.trust(100.0, peaks=0) == pytest.approx(params.trust(100.0, peaks=20), rel=1e-12)
+    assert params.trust(math.inf, peaks=4) == 1.0
+
+
 def test_robust_evidence_caps_how_far_one_group_can_fall() -> None:
     """The robust likelihood (1 - rho) exp(w l) + rho, by hand: with rho = 0 the plain
     tempered Bayes; with rho > 0 a group the evidence rejects by 100 or by 10,000 nats keeps

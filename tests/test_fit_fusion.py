@@ -1,6 +1,6 @@
 """scripts/fit_fusion.py recovers the parameters of a fusion from labels drawn under it:
-synthetic networks, extinction log-likelihoods, figures of merit, unindexed fractions and
-misfits, extinction groups sampled from ``fuse`` with known parameters, then the
+synthetic networks, extinction log-likelihoods, figures of merit, unindexed fractions,
+misfits and peak counts, extinction groups sampled from ``fuse`` with known parameters, then the
 maximum-likelihood fit on them."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from xrdfast.fusion import FusionParameters, fuse
 
 TRUE = FusionParameters(weight=0.6, network_power=0.5, robustness=0.1, outside=-5.0, trust_intercept=-1.0,
                         trust_slope=0.8, trust_unindexed=-10.0, trust_misfit=-0.3, trust_triclinic=-3.0,
-                        trust_monoclinic=-1.5, min_figure_of_merit=15.0)
+                        trust_monoclinic=-1.5, trust_peaks=1.0, min_figure_of_merit=15.0)
 
 
 def _fit_fusion():
@@ -35,10 +35,11 @@ def _drawn(n: int, seed: int) -> dict[str, np.ndarray]:
     fom = np.exp(rng.uniform(np.log(5), np.log(3000), n))
     unindexed, misfit = rng.uniform(0, 0.4, n), np.exp(rng.normal(0, 0.5, n))
     lattice = rng.choice(["aP", "mP", "mC", "oP", "tI", "hP", "cF"], n)
-    p = fuse(network, rel, TRUE, fom, unindexed, misfit, lattice)
+    peaks = np.round(np.exp(rng.uniform(np.log(5), np.log(80), n)))
+    p = fuse(network, rel, TRUE, fom, unindexed, misfit, lattice, peaks)
     labels = np.array([rng.choice(99, p=row / row.sum()) for row in p]) + 1
     return dict(network=network, rel=rel, fom=fom, unindexed=unindexed, misfit=misfit, lattice=lattice,
-                labels=labels, weight=np.ones(n))
+                peaks=peaks, labels=labels, weight=np.ones(n))
 
 
 def test_the_fit_recovers_the_parameters_the_labels_were_drawn_with(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +54,7 @@ def test_the_fit_recovers_the_parameters_the_labels_were_drawn_with(monkeypatch:
     assert got.robustness == pytest.approx(TRUE.robustness, rel=0.4)
     assert got.outside == pytest.approx(TRUE.outside, abs=0.6)
     assert got.trust_slope == pytest.approx(TRUE.trust_slope, abs=0.25)
+    assert got.trust_peaks == pytest.approx(TRUE.trust_peaks, abs=0.5)
     # triclinic cells distrusted most, monoclinic ones less, orthorhombic ones not at all
     assert got.trust_triclinic < got.trust_monoclinic - 0.5
     assert got.trust_monoclinic == pytest.approx(TRUE.trust_monoclinic, abs=1.0)
