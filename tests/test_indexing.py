@@ -295,24 +295,31 @@ def test_a_lattice_a_little_beyond_the_strict_metric_test_is_still_tried():
     assert looser.sum() >= strict.sum() + 2 and not (strict & ~looser).any(), (strict, looser)
 
 
+def _scattered_peak_table(two_theta: np.ndarray, seed: int, sigma: float) -> np.ndarray:
+    """A peak table of these lines whose fit reports sigma_two_theta = sigma and whose
+    positions scatter by N(0, SCATTER_PER_SIGMA sigma), as measured lines do."""
+    from xrdfast.indexing import SCATTER_PER_SIGMA
+    from xrdfast.peaks import PEAK_DTYPE
+
+    peaks = np.zeros(two_theta.size, PEAK_DTYPE)
+    peaks["two_theta"] = two_theta + np.random.default_rng(seed).normal(0, SCATTER_PER_SIGMA * sigma, two_theta.size)
+    peaks["d"] = LAMBDA / 2 / np.sin(np.radians(peaks["two_theta"] / 2))
+    peaks["height"], peaks["fwhm"], peaks["sigma_two_theta"] = 1.0, 0.08, sigma
+    return peaks
+
+
 def test_the_default_tolerance_allows_for_lines_scattered_beyond_their_fit_sigma():
     """A peak table's sigma_two_theta counts the noise alone; the lines scatter 1.33 times more
     (indexing.SCATTER_PER_SIGMA). A garnet (Ia-3d, a 11.937 Å) seen from 29 deg, ten lines by
     cctbx, each off by N(0, 1.33 sigma): the default tolerance (three times that scatter)
     indexes its cubic cell every time, three fit sigmas do not."""
-    from xrdfast.indexing import SCATTER_PER_SIGMA
-    from xrdfast.peaks import PEAK_DTYPE
-
     cell, sigma = (11.937, 11.937, 11.937, 90, 90, 90), 0.004
     tt = _lines(cell, "Ia-3d", n=40, noise=0.0)
     tt = tt[tt > 29][:10]
     primitive = _primitive_cell(cell, "Ia-3d")
     found = {"default": 0, "three sigmas": 0}
     for seed in range(20):
-        peaks = np.zeros(tt.size, PEAK_DTYPE)
-        peaks["two_theta"] = tt + np.random.default_rng(seed).normal(0, SCATTER_PER_SIGMA * sigma, tt.size)
-        peaks["d"] = LAMBDA / 2 / np.sin(np.radians(peaks["two_theta"] / 2))
-        peaks["height"], peaks["fwhm"], peaks["sigma_two_theta"] = 1.0, 0.08, sigma
+        peaks = _scattered_peak_table(tt, seed, sigma)
         for rule, tolerance in (("default", None), ("three sigmas", 3 * sigma)):
             best = index(peaks, wavelength=LAMBDA, tolerance=tolerance)[0]
             found[rule] += best.lattice == "cI" and same_lattice(best.niggli_cell, primitive)
@@ -324,17 +331,10 @@ def test_index_many_gives_each_peak_table_its_own_tolerance():
     ``index`` indexes it alone: the garnet's lines scattered by 1.33 sigma for a tight and a
     loose peak fit, in either order; a tolerance given applies to every item."""
     from xrdfast.indexing import SCATTER_PER_SIGMA
-    from xrdfast.peaks import PEAK_DTYPE
 
     tt = _lines((11.937, 11.937, 11.937, 90, 90, 90), "Ia-3d", n=40, noise=0.0)
     tt = tt[tt > 29][:10]
-    tables = []
-    for seed, sigma in ((1, 0.002), (2, 0.009)):
-        peaks = np.zeros(tt.size, PEAK_DTYPE)
-        peaks["two_theta"] = tt + np.random.default_rng(seed).normal(0, SCATTER_PER_SIGMA * sigma, tt.size)
-        peaks["d"] = LAMBDA / 2 / np.sin(np.radians(peaks["two_theta"] / 2))
-        peaks["height"], peaks["fwhm"], peaks["sigma_two_theta"] = 1.0, 0.08, sigma
-        tables.append(peaks)
+    tables = [_scattered_peak_table(tt, seed, sigma) for seed, sigma in ((1, 0.002), (2, 0.009))]
     alone = [_solutions_key(index(t, wavelength=LAMBDA)) for t in tables]
     assert alone[0] != alone[1]
     for order in (tables, tables[::-1]):

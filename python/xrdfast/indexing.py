@@ -294,6 +294,14 @@ _OPTIONS = ("max_lines", "top", "effort", "time_limit", "tolerance", "search_tol
 _SYSTEMS = {"cubic": 0, "tetragonal": 1, "hexagonal": 1, "trigonal": 1, "orthorhombic": 2, "monoclinic": 3, "triclinic": 4}
 
 
+def _tolerance(lines: _Lines, tolerance: float | None) -> float:
+    """The tolerance given, else three times the lines' actual scatter when the peak list
+    gives their uncertainties (0.03 deg without)."""
+    if tolerance is not None:
+        return float(tolerance)
+    return 0.03 if lines.sigma is None else float(np.clip(3 * SCATTER_PER_SIGMA * lines.sigma, 0.01, 0.06))
+
+
 def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, effort: float, tolerance: float | None,
              lowest_system: str, extra: dict[str, Any]) -> dict[str, Any]:
     for k in extra:
@@ -301,11 +309,9 @@ def _options(lines: _Lines, top: int, max_lines: int, time_limit: float, effort:
             raise TypeError(f"index: unknown option {k!r}; known: {', '.join(_OPTIONS)}")
     if lowest_system not in _SYSTEMS:
         raise ValueError(f"lowest_system must be one of {sorted(_SYSTEMS)}, got {lowest_system!r}")
-    if tolerance is None:
-        # three times the lines' actual scatter when the peak list gives their uncertainties
-        tolerance = 0.03 if lines.sigma is None else float(np.clip(3 * SCATTER_PER_SIGMA * lines.sigma, 0.01, 0.06))
     opts: dict[str, Any] = dict(wavelength=lines.wavelength, top=int(top), max_lines=int(max_lines),
-                                time_limit=float(time_limit), effort=float(effort), tolerance=float(tolerance),
+                                time_limit=float(time_limit), effort=float(effort),
+                                tolerance=_tolerance(lines, tolerance),
                                 refine_zero=lines.refine_zero, lowest_system=_SYSTEMS[lowest_system])
     opts.update(extra)
     return opts
@@ -382,8 +388,7 @@ def index_many(items: Sequence[Any], *, wavelength: float | None = None, n_threa
         first = prepared[idx[0]]
         assert isinstance(first, _Lines)
         opts = _options(first, top, max_lines, time_limit, effort, tolerance, lowest_system, options)
-        tolerances = [_options(prepared[i], top, max_lines, time_limit, effort, tolerance, lowest_system,  # type: ignore[arg-type]
-                               options)["tolerance"] for i in idx]
+        tolerances = [_tolerance(prepared[i], tolerance) for i in idx]  # type: ignore[arg-type]
         tts = [prepared[i].two_theta.tolist() for i in idx]  # type: ignore[union-attr]
         hs = [prepared[i].height.tolist() for i in idx]  # type: ignore[union-attr]
         results, errors, timed = _core.index_lines_batch(tts, hs, n_threads, tolerances, **opts)
